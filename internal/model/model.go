@@ -1,0 +1,290 @@
+// Package model holds the plain types shared by every layer of uar: the
+// access population of a snapshot, findings, decisions and revocations.
+// It imports only the standard library and carries no behaviour beyond
+// small, pure helpers (parsing a risk, mapping a group to its system).
+package model
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// Group types as Okta reports them, plus the type given to entitlements that
+// come from an app-native export (uar snapshot --import).
+const (
+	GroupTypeOkta    = "OKTA_GROUP"
+	GroupTypeApp     = "APP_GROUP"
+	GroupTypeBuiltIn = "BUILT_IN"
+	GroupTypeImport  = "IMPORT"
+)
+
+// Membership sources (DESIGN §6.4 membership_source). Okta cannot say, per
+// member, whether a rule or an admin added a user: a membership of a group
+// that an ACTIVE group rule targets is reported as "rule".
+const (
+	SourceDirect = "direct"
+	SourceRule   = "rule"
+	SourceApp    = "app"
+)
+
+// User origins: a user either comes from the identity provider or from an
+// app-native import (which can yield orphaned accounts).
+const (
+	OriginOkta   = "okta"
+	OriginImport = "import"
+)
+
+// User is one identity as captured in a snapshot. Times are UTC; a zero
+// time means the source did not say (LastLogin zero = never logged in).
+type User struct {
+	ID             string    `json:"id"`
+	Login          string    `json:"login"`
+	Email          string    `json:"email"`
+	FirstName      string    `json:"first_name"`
+	LastName       string    `json:"last_name"`
+	Department     string    `json:"department"`
+	Title          string    `json:"title"`
+	UserType       string    `json:"user_type"`
+	EmployeeNumber string    `json:"employee_number"`
+	Manager        string    `json:"manager"`
+	Status         string    `json:"status"`
+	Created        time.Time `json:"created"`
+	LastLogin      time.Time `json:"last_login"`
+	Origin         string    `json:"origin"` // OriginOkta or OriginImport
+}
+
+// DisplayName is "First Last", or the login when names are absent.
+func (u User) DisplayName() string {
+	n := strings.TrimSpace(u.FirstName + " " + u.LastName)
+	if n == "" {
+		return u.Login
+	}
+	return n
+}
+
+// Group is one access group (or imported entitlement) with the SOX system
+// and role it maps to.
+type Group struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Type        string `json:"type"` // GroupType*
+	System      string `json:"system"`
+	Role        string `json:"role"`
+	RuleManaged bool   `json:"rule_managed"` // an ACTIVE group rule targets this group
+}
+
+// Membership links a user to a group.
+type Membership struct {
+	GroupID string `json:"group_id"`
+	UserID  string `json:"user_id"`
+	Source  string `json:"source"` // Source*
+}
+
+// Snapshot is the frozen access population of one review.
+type Snapshot struct {
+	ID          int64        `json:"id"`
+	Review      string       `json:"review"`
+	TakenAt     time.Time    `json:"taken_at"`
+	Groups      []Group      `json:"groups"`
+	Users       []User       `json:"users"`
+	Memberships []Membership `json:"memberships"`
+}
+
+// Risk is a finding's severity.
+type Risk string
+
+// The three risk levels (DESIGN §6.4).
+const (
+	RiskHigh   Risk = "HIGH"
+	RiskMedium Risk = "MEDIUM"
+	RiskLow    Risk = "LOW"
+)
+
+// ParseRisk accepts HIGH, MEDIUM or LOW in any case.
+func ParseRisk(s string) (Risk, error) {
+	switch r := Risk(strings.ToUpper(strings.TrimSpace(s))); r {
+	case RiskHigh, RiskMedium, RiskLow:
+		return r, nil
+	}
+	return "", fmt.Errorf("risk %q: want HIGH, MEDIUM or LOW", s)
+}
+
+// Rank orders risks: HIGH 3, MEDIUM 2, LOW 1, anything else 0.
+func (r Risk) Rank() int {
+	switch r {
+	case RiskHigh:
+		return 3
+	case RiskMedium:
+		return 2
+	case RiskLow:
+		return 1
+	}
+	return 0
+}
+
+// Finding sources.
+const (
+	FindingSourceRule = "rule"
+	FindingSourceAI   = "ai"
+)
+
+// Finding is one risk about one user under one rule, listing every group
+// involved. Detail reads as a sentence an auditor understands.
+type Finding struct {
+	RuleID         string       `json:"rule_id"`
+	Risk           Risk         `json:"risk"`
+	System         string       `json:"system"`
+	UserID         string       `json:"user_id"`
+	UserLogin      string       `json:"user_login"`
+	Groups         []string     `json:"groups"`
+	Title          string       `json:"title"`
+	Detail         string       `json:"detail"`
+	Recommendation string       `json:"recommendation"`
+	Source         string       `json:"source"` // FindingSource*
+	Suppressed     *Suppression `json:"suppressed,omitempty"`
+}
+
+// Suppression records the policy exception that silenced a finding.
+type Suppression struct {
+	ApprovedBy string `json:"approved_by"`
+	Ticket     string `json:"ticket"`
+	Expires    string `json:"expires"` // YYYY-MM-DD
+	Reason     string `json:"reason"`
+}
+
+// System is one SOX system from the configuration: which groups belong to
+// it and who reviews them.
+type System struct {
+	Name           string   `json:"name"`
+	Groups         []string `json:"groups"` // globs over group names (path.Match syntax)
+	Owner          string   `json:"owner"`
+	OwnerAccountID string   `json:"owner_account_id"`
+	BackupReviewer string   `json:"backup_reviewer"`
+	Delegates      []string `json:"delegates"`
+}
+
+// MapSystem returns the system and role of a group: the first configured
+// system with a glob matching the name wins (role: what follows the
+// system's name, else the whole name); otherwise the SOX-<System>-<Role>
+// naming convention after prefix applies. ok is false when neither does.
+func MapSystem(groupName string, systems []System, prefix string) (system, role string, ok bool) {
+	for _, s := range systems {
+		for _, g := range s.Groups {
+			if m, err := path.Match(g, groupName); err == nil && m {
+				return s.Name, roleAfter(groupName, prefix, s.Name), true
+			}
+		}
+	}
+	rest, found := strings.CutPrefix(groupName, prefix)
+	if !found || rest == "" {
+		return "", "", false
+	}
+	sys, r, _ := strings.Cut(rest, "-")
+	if sys == "" {
+		return "", "", false
+	}
+	return sys, r, true
+}
+
+func roleAfter(groupName, prefix, system string) string {
+	rest := strings.TrimPrefix(groupName, prefix)
+	if r, ok := strings.CutPrefix(rest, system+"-"); ok && r != "" {
+		return r
+	}
+	return groupName
+}
+
+// Decision actions and statuses (DESIGN §6.4, §8).
+const (
+	ActionCertify = "CERTIFY"
+	ActionRevoke  = "REVOKE"
+
+	DecisionAccepted   = "accepted"
+	DecisionRejected   = "rejected"
+	DecisionSuperseded = "superseded"
+)
+
+// Decision is one instruction line from a reviewer, with its outcome.
+type Decision struct {
+	System    string    `json:"system"`
+	Action    string    `json:"action"`
+	Target    string    `json:"target"` // user email/login, or "all"
+	GroupName string    `json:"group_name"`
+	DecidedBy string    `json:"decided_by"`
+	DecidedAt time.Time `json:"decided_at"`
+	Status    string    `json:"status"`
+	Reason    string    `json:"reason"`
+	JiraKey   string    `json:"jira_key"`
+	CommentID string    `json:"comment_id"`
+	Edited    bool      `json:"edited"`
+	Line      string    `json:"line"`
+}
+
+// Revocation statuses (DESIGN §6.4).
+const (
+	RevocationPlanned       = "planned"
+	RevocationDone          = "done"
+	RevocationAlreadyAbsent = "already_absent"
+	RevocationFailed        = "failed"
+	RevocationSkipped       = "skipped"
+)
+
+// Revocation is the removal of one membership and its proof.
+type Revocation struct {
+	System        string    `json:"system"`
+	UserID        string    `json:"user_id"`
+	UserLogin     string    `json:"user_login"`
+	GroupID       string    `json:"group_id"`
+	GroupName     string    `json:"group_name"`
+	Status        string    `json:"status"`
+	Reason        string    `json:"reason"`
+	RequestedBy   string    `json:"requested_by"`
+	ExecutedAt    time.Time `json:"executed_at"`
+	VerifiedAt    time.Time `json:"verified_at"`
+	OktaRequestID string    `json:"okta_request_id"`
+}
+
+// ReviewView is everything the publishers render for one review: the
+// Confluence page, the Jira ticket descriptions and the Slack summary all
+// read from it, so they cannot disagree.
+type ReviewView struct {
+	Review      string         `json:"review"`
+	RunID       string         `json:"run_id"`
+	RunAt       time.Time      `json:"run_at"`
+	ToolVersion string         `json:"tool_version"`
+	LedgerHead  string         `json:"ledger_head"` // "seq:hash"
+	PageURL     string         `json:"page_url"`
+	Deadline    time.Time      `json:"deadline"` // review.window_days after publish
+	Systems     []SystemReview `json:"systems"`  // sorted by name; only systems with members
+	Empty       []string       `json:"empty"`    // configured systems with no members in the snapshot
+}
+
+// SystemReview is one system's part of a review.
+type SystemReview struct {
+	System   System      `json:"system"`
+	Risk     Risk        `json:"risk"` // highest unsuppressed finding risk, "" if none
+	Access   []AccessRow `json:"access"`
+	Findings []Finding   `json:"findings"` // unsuppressed, sorted by risk then user
+	JiraKey  string      `json:"jira_key"`
+	JiraURL  string      `json:"jira_url"`
+	PageURL  string      `json:"page_url"` // child page holding the access table when it was split out
+}
+
+// AccessRow is one membership as shown to a reviewer.
+type AccessRow struct {
+	GroupName        string    `json:"group_name"`
+	Role             string    `json:"role"`
+	UserLogin        string    `json:"user_login"`
+	UserEmail        string    `json:"user_email"`
+	UserName         string    `json:"user_name"`
+	Department       string    `json:"department"`
+	Title            string    `json:"title"`
+	UserType         string    `json:"user_type"`
+	UserStatus       string    `json:"user_status"`
+	LastLogin        time.Time `json:"last_login"`
+	MembershipSource string    `json:"membership_source"`
+	Risk             Risk      `json:"risk"` // highest finding risk for this user in this system
+}
