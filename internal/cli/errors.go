@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/uar-dev/uar/internal/evidence"
+	"github.com/uar-dev/uar/internal/httpx"
+	"github.com/uar-dev/uar/internal/store"
+)
+
+// Exit codes (DESIGN §4). exitCode is the only place they are decided.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitUsage       = 2
+	ExitIntegrity   = 3
+	ExitAuth        = 4
+	ExitPolicy      = 5
+	ExitInterrupted = 130
+)
+
+// UsageError is a bad flag, argument or configuration: exit 2.
+type UsageError struct {
+	Err     error
+	Command string // for the "Run 'uar X --help'" line; "" for config errors
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usageErrorf(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// PolicyGateError is `--fail-on` finding what it was told to fail on: exit 5.
+type PolicyGateError struct{ Msg string }
+
+func (e *PolicyGateError) Error() string { return e.Msg }
+
+// hintError attaches a hint line to an error.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
+// WithHint attaches a "uar: hint:" line to err.
+func WithHint(err error, hint string) error {
+	if err == nil {
+		return nil
+	}
+	return &hintError{err: err, hint: hint}
+}
+
+// exitCode maps an error to the process exit code.
+func exitCode(err error) int {
+	var ue *UsageError
+	var pe *PolicyGateError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.As(err, &ue), errors.Is(err, store.ErrNotExist):
+		return ExitUsage
+	case errors.Is(err, evidence.ErrTampered):
+		return ExitIntegrity
+	case httpx.IsAuth(err):
+		return ExitAuth
+	case errors.As(err, &pe):
+		return ExitPolicy
+	}
+	return ExitFailure
+}
+
+func hints(err error) []string {
+	var out []string
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		var h *hintError
+		if errors.As(e, &h) {
+			out = append(out, h.hint)
+			e = h.err
+			continue
+		}
+	}
+	var se *httpx.StatusError
+	if errors.As(err, &se) && se.Hint != "" {
+		out = append(out, se.Hint)
+	}
+	var ae *httpx.AuthError
+	if errors.As(err, &ae) && ae.Hint != "" {
+		out = append(out, ae.Hint)
+	}
+	if errors.Is(err, store.ErrNotExist) {
+		out = append(out, "pass --db with the path of an existing store, or run 'uar init' to create one")
+	}
+	return dedupe(out)
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// reportError prints err (if any) on stderr and returns the exit code.
+func reportError(env *Env, err error, jsonOut bool) int {
+	code := exitCode(err)
+	if err == nil {
+		return code
+	}
+	msg := err.Error()
+	if code == ExitInterrupted {
+		msg = "interrupted"
+	}
+	fmt.Fprintf(env.Stderr, "uar: error: %s\n", msg)
+	for _, h := range hints(err) {
+		fmt.Fprintf(env.Stderr, "uar: hint: %s\n", h)
+	}
+	var ue *UsageError
+	if errors.As(err, &ue) && ue.Command != "" {
+		fmt.Fprintf(env.Stderr, "Run '%s --help' for usage.\n", strings.TrimSpace(ue.Command))
+	}
+	if jsonOut {
+		b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg}})
+		fmt.Fprintf(env.Stderr, "%s\n", b)
+	}
+	return code
+}

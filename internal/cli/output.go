@@ -1,0 +1,70 @@
+package cli
+
+// Output conventions: stdout carries results only — a table (aligned on a
+// terminal, tab-separated when piped), or one JSON document with --json
+// (2-space indent, trailing newline, top level always an object, empty
+// lists as []). Everything else goes to stderr through ui.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// writeJSON writes v as the command's single JSON document.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// writeTable writes a header and rows: aligned columns on a terminal,
+// TSV otherwise (no truncation, tabs and newlines in cells escaped).
+func writeTable(w io.Writer, tty bool, header []string, rows [][]string) error {
+	if tty {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
+		for _, r := range rows {
+			cells := make([]string, len(r))
+			for i, c := range r {
+				cells[i] = tsvCell(c)
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+		return tw.Flush()
+	}
+	var b strings.Builder
+	b.WriteString(strings.Join(header, "\t"))
+	b.WriteByte('\n')
+	for _, r := range rows {
+		for i, c := range r {
+			if i > 0 {
+				b.WriteByte('\t')
+			}
+			b.WriteString(tsvCell(c))
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+var tsvEscaper = strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n", "\r", "\\r")
+
+func tsvCell(s string) string { return tsvEscaper.Replace(s) }
+
+// cellString renders a SQLite value for a table cell.
+func cellString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// globalOptions are the flags every command shares (DESIGN §4).
+type globalOptions struct {
+	configFile string
+	db         string
+	json       bool
+	quiet      bool
+	verbose    bool
+}
+
+// Main runs uar with args and returns the process exit code. It is the
+// whole program: cmd/uar only wires signals and os.Exit around it.
+func Main(ctx context.Context, args []string, env *Env) int {
+	g := &globalOptions{}
+	root := newRootCmd(env, g)
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%w: %v", context.Canceled, err)
+	}
+	var ue *UsageError
+	if errors.As(err, &ue) && ue.Command == "" {
+		if c, _, ferr := root.Find(args); ferr == nil && c != nil {
+			ue.Command = c.CommandPath()
+		}
+	}
+	return reportError(env, err, g.json)
+}
+
+func newRootCmd(env *Env, g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "uar",
+		Short: "Run SOX user access reviews and keep evidence an auditor can verify",
+		Long: `uar runs a SOX User Access Review end to end: snapshot who has access (Okta
+groups SOX-*), score the risks, publish the review to Confluence, Jira and
+Slack, record the owners' decisions, revoke what they revoke, and leave a
+tamper-evident SQLite evidence store an auditor can verify offline.
+
+Every command records what it did in the store (--db, default uar.db). The
+store-only commands (verify, query) need no config file and no secrets.`,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configFile, "config", "", "config file (default ./uar.yaml, env UAR_CONFIG)")
+	pf.StringVar(&g.db, "db", "", "evidence store file (overrides db: in the config)")
+	pf.BoolVar(&g.json, "json", false, "print one JSON document on stdout")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors and warnings on stderr")
+	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print debugging detail on stderr")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &UsageError{Err: err, Command: c.CommandPath()}
+	})
+	root.AddCommand(
+		newInitCmd(env, g),
+		newVerifyCmd(env, g),
+		newQueryCmd(env, g),
+		newVersionCmd(env, g),
+	)
+	for _, c := range extraCommands {
+		root.AddCommand(c(env, g))
+	}
+	for _, c := range root.Commands() {
+		wrapArgs(c)
+	}
+	return root
+}
+
+// extraCommands lets command files register themselves without editing
+// the list above (each file appends in an init function).
+var extraCommands []func(*Env, *globalOptions) *cobra.Command
+
+// wrapArgs turns cobra's argument-count errors into usage errors.
+func wrapArgs(c *cobra.Command) {
+	if c.Args != nil {
+		orig := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := orig(cmd, args); err != nil {
+				return &UsageError{Err: err, Command: cmd.CommandPath()}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
+}
+
+var reviewLabel = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// defaultReview is the quarter of t in UTC, e.g. 2026-Q4.
+func defaultReview(t time.Time) string {
+	t = t.UTC()
+	return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())-1)/3+1)
+}
+
+// resolveReview validates --review or returns the default.
+func resolveReview(env *Env, flag string) (string, error) {
+	if flag == "" {
+		return defaultReview(env.Now()), nil
+	}
+	if !reviewLabel.MatchString(flag) {
+		return "", usageErrorf("--review %q: use letters, digits, '.', '_' or '-' (e.g. 2026-Q4)", flag)
+	}
+	return flag, nil
+}
+
+// ui prints messages on stderr at the levels the global flags allow.
+type ui struct {
+	env *Env
+	g   *globalOptions
+}
+
+func (u ui) Infof(format string, args ...any) {
+	if !u.g.quiet && !u.g.json {
+		fmt.Fprintf(u.env.Stderr, format+"\n", args...)
+	}
+}
+
+func (u ui) Warnf(format string, args ...any) {
+	fmt.Fprintf(u.env.Stderr, "uar: warning: "+format+"\n", args...)
+}
+
+func (u ui) Debugf(format string, args ...any) {
+	if u.g.verbose {
+		fmt.Fprintf(u.env.Stderr, "uar: debug: "+format+"\n", args...)
+	}
+}
+
+// progressOn reports whether a progress line may be drawn.
+func (u ui) progressOn() bool { return u.env.StderrTTY && !u.g.quiet && !u.g.json }
+
+// Progress redraws one status line on a terminal; Done ends it.
+func (u ui) Progress(format string, args ...any) {
+	if u.progressOn() {
+		fmt.Fprintf(u.env.Stderr, "\r\033[K"+format, args...)
+	}
+}
+
+func (u ui) ProgressDone() {
+	if u.progressOn() {
+		fmt.Fprint(u.env.Stderr, "\r\033[K")
+	}
+}
+
+// noArgs is cobra.NoArgs (wrapped as a usage error by wrapArgs).
+var noArgs = cobra.NoArgs
+
+func joinLines(lines ...string) string { return strings.Join(lines, "\n") }

@@ -1,0 +1,234 @@
+package evidence
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/uar-dev/uar/internal/store"
+)
+
+// Kinds of ledger rows.
+const (
+	KindCall   = "call"   // a request to an outside system and its raw response
+	KindDerive = "derive" // a local derivation pass sealing derived-table rows
+	KindFile   = "file"   // a local input file (import, policy) kept as a blob
+)
+
+// GenesisHash is the prev_hash of the first ledger row.
+var GenesisHash = strings.Repeat("0", 64)
+
+// ErrTampered is returned by Verify when any check fails.
+var ErrTampered = errors.New("evidence: integrity check failed")
+
+// Ledger appends rows for one run. It is safe for concurrent use: each
+// append is serialised by the store's single write connection.
+type Ledger struct {
+	Store  *store.Store
+	RunID  string
+	Review string
+	Actor  string
+}
+
+// Entry is what a caller records; the ledger fills seq, id, times and hashes.
+type Entry struct {
+	Kind         string
+	SourceSystem string
+	QueryName    string
+	QueryText    string
+	Params       any       // canonicalised into query_params
+	SourceTime   time.Time // the server's Date header or the service's own timestamp
+	RowCount     int64
+	// Body is the raw result; it becomes a blob and result_hash is its
+	// sha256. For derive rows Body is nil and ResultHash is given.
+	Body       []byte
+	ResultHash string
+	// Extra are further blobs to store (e.g. a request body); their hashes
+	// should already be named in Params.
+	Extra [][]byte
+}
+
+var (
+	encOnce sync.Once
+	enc     *zstd.Encoder
+	decOnce sync.Once
+	dec     *zstd.Decoder
+)
+
+func encoder() *zstd.Encoder {
+	encOnce.Do(func() {
+		var err error
+		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			panic(err)
+		}
+	})
+	return enc
+}
+
+func decoder() *zstd.Decoder {
+	decOnce.Do(func() {
+		var err error
+		dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
+		if err != nil {
+			panic(err)
+		}
+	})
+	return dec
+}
+
+// Decompress returns a blob's raw bytes.
+func Decompress(compressed []byte) ([]byte, error) {
+	return decoder().DecodeAll(compressed, nil)
+}
+
+// PutBlob stores b content-addressed in tx and returns its hash.
+func PutBlob(ctx context.Context, tx *store.Tx, b []byte) (string, error) {
+	h := Sum(b)
+	if err := tx.PutBlob(ctx, h, int64(len(b)), encoder().EncodeAll(b, nil)); err != nil {
+		return "", err
+	}
+	return h, nil
+}
+
+// BlobHash returns the hash PutBlob would store b under, without storing.
+func BlobHash(b []byte) string { return Sum(b) }
+
+// EvidenceID is the id of the ledger row at seq: deterministic, so derived
+// rows written in the same transaction can point to their sealing row.
+func EvidenceID(seq int64) string { return fmt.Sprintf("E%08d", seq) }
+
+// NextID returns the id the next row appended in tx will get. The
+// transaction holds the write lock, so it cannot change underneath.
+func NextID(ctx context.Context, tx *store.Tx) (string, error) {
+	h, err := tx.Head(ctx)
+	if err != nil {
+		return "", err
+	}
+	return EvidenceID(h.Seq + 1), nil
+}
+
+// Append adds e to the ledger inside tx and returns the row written.
+func (l *Ledger) Append(ctx context.Context, tx *store.Tx, e Entry) (store.EvidenceRow, error) {
+	h, err := tx.Head(ctx)
+	if err != nil {
+		return store.EvidenceRow{}, err
+	}
+	prev := h.Hash
+	if h.Seq == 0 {
+		prev = GenesisHash
+	}
+	params := e.Params
+	if params == nil {
+		params = map[string]any{}
+	}
+	pj, err := Canonical(params)
+	if err != nil {
+		return store.EvidenceRow{}, fmt.Errorf("evidence: params of %s: %w", e.QueryName, err)
+	}
+	r := store.EvidenceRow{
+		Seq: h.Seq + 1, ID: EvidenceID(h.Seq + 1), RunID: l.RunID, Review: l.Review, Kind: e.Kind,
+		SourceSystem: e.SourceSystem, QueryName: e.QueryName, QueryText: e.QueryText, QueryParams: string(pj),
+		ExecutedAt: store.FormatTime(tx.Now), SourceTime: store.FormatTime(e.SourceTime), ExecutedBy: l.Actor,
+		ResultRowCount: e.RowCount, ResultHash: e.ResultHash, PrevHash: prev,
+	}
+	if e.Body != nil || e.Kind != KindDerive {
+		bh, err := PutBlob(ctx, tx, e.Body)
+		if err != nil {
+			return store.EvidenceRow{}, err
+		}
+		r.BlobHash, r.ResultHash = bh, bh
+	}
+	for _, x := range e.Extra {
+		if _, err := PutBlob(ctx, tx, x); err != nil {
+			return store.EvidenceRow{}, err
+		}
+	}
+	r.EntryHash, err = EntryHash(r)
+	if err != nil {
+		return store.EvidenceRow{}, err
+	}
+	if err := tx.InsertEvidence(ctx, r); err != nil {
+		return store.EvidenceRow{}, err
+	}
+	return r, nil
+}
+
+// AppendTx appends e in a transaction of its own.
+func (l *Ledger) AppendTx(ctx context.Context, e Entry) (store.EvidenceRow, error) {
+	var r store.EvidenceRow
+	err := l.Store.WithTx(ctx, func(tx *store.Tx) error {
+		var err error
+		r, err = l.Append(ctx, tx, e)
+		return err
+	})
+	return r, err
+}
+
+// EntryHash computes a row's entry_hash from its other fields.
+func EntryHash(r store.EvidenceRow) (string, error) {
+	prev, err := hex.DecodeString(r.PrevHash)
+	if err != nil || len(prev) != sha256.Size {
+		return "", fmt.Errorf("evidence: seq %d: prev_hash %q is not a sha256", r.Seq, r.PrevHash)
+	}
+	body, err := Canonical(r) // EntryHash has json:"-"
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write([]byte{0x00})
+	h.Write(prev)
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Scope names one derived table's rows written by a pass.
+type Scope struct {
+	Table string
+	Scope any // the value of the table's scope column (an int64 id or a string)
+}
+
+// Seal appends the derive row that closes a derivation pass: it digests
+// every scope's rows as they now stand in tx and records the digests, so a
+// later edit of any of those rows is detected by Verify. Callers write the
+// rows first with evidence_id = NextID(tx), then Seal in the same tx.
+func (l *Ledger) Seal(ctx context.Context, tx *store.Tx, name string, scopes []Scope, extra map[string]any) (store.EvidenceRow, error) {
+	digests := make([]store.Digest, 0, len(scopes))
+	var rows int64
+	for _, s := range scopes {
+		d, err := tx.Digest(ctx, s.Table, s.Scope)
+		if err != nil {
+			return store.EvidenceRow{}, err
+		}
+		digests = append(digests, d)
+		rows += d.Rows
+	}
+	params := map[string]any{"digests": digests}
+	for k, v := range extra {
+		params[k] = v
+	}
+	dj, err := Canonical(digests)
+	if err != nil {
+		return store.EvidenceRow{}, err
+	}
+	return l.Append(ctx, tx, Entry{
+		Kind: KindDerive, SourceSystem: "uar", QueryName: name, QueryText: "derive " + name,
+		Params: params, RowCount: rows, ResultHash: Sum(dj),
+	})
+}
+
+// RecordFile stores a local input file (an import, a policy) as a blob
+// with a ledger row naming it; the row's id is returned for provenance.
+func (l *Ledger) RecordFile(ctx context.Context, tx *store.Tx, name, fileName string, data []byte, rows int64) (store.EvidenceRow, error) {
+	return l.Append(ctx, tx, Entry{
+		Kind: KindFile, SourceSystem: "local", QueryName: name, QueryText: "read " + fileName,
+		Params: map[string]any{"file": fileName, "size": len(data)}, RowCount: rows, Body: data,
+	})
+}

@@ -1,0 +1,354 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// EvidenceRow is one ledger row exactly as stored. The evidence package
+// computes the hashes; the store only persists and reads rows.
+type EvidenceRow struct {
+	Seq            int64  `json:"seq"`
+	ID             string `json:"id"`
+	RunID          string `json:"run_id"`
+	Review         string `json:"review"`
+	Kind           string `json:"kind"` // call, derive, file
+	SourceSystem   string `json:"source_system"`
+	QueryName      string `json:"query_name"`
+	QueryText      string `json:"query_text"`
+	QueryParams    string `json:"query_params"` // canonical JSON
+	ExecutedAt     string `json:"executed_at"`
+	SourceTime     string `json:"source_time"`
+	ExecutedBy     string `json:"executed_by"`
+	ResultRowCount int64  `json:"result_row_count"`
+	ResultHash     string `json:"result_hash"`
+	BlobHash       string `json:"blob_hash"`
+	PrevHash       string `json:"prev_hash"`
+	EntryHash      string `json:"-"`
+}
+
+const evidenceCols = `seq, id, run_id, review, kind, source_system, query_name, query_text, query_params,
+	executed_at, source_time, executed_by, result_row_count, result_hash, blob_hash, prev_hash, entry_hash`
+
+func scanEvidence(sc interface{ Scan(...any) error }) (EvidenceRow, error) {
+	var r EvidenceRow
+	err := sc.Scan(&r.Seq, &r.ID, &r.RunID, &r.Review, &r.Kind, &r.SourceSystem, &r.QueryName, &r.QueryText,
+		&r.QueryParams, &r.ExecutedAt, &r.SourceTime, &r.ExecutedBy, &r.ResultRowCount, &r.ResultHash,
+		&r.BlobHash, &r.PrevHash, &r.EntryHash)
+	return r, err
+}
+
+// Head is the last ledger row's position: Seq 0 and an empty Hash for an
+// empty ledger.
+type Head struct {
+	Seq  int64
+	Hash string
+}
+
+func (h Head) String() string { return fmt.Sprintf("%d:%s", h.Seq, h.Hash) }
+
+type querier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func head(ctx context.Context, q querier) (Head, error) {
+	var h Head
+	err := q.QueryRowContext(ctx, `SELECT seq, entry_hash FROM evidence ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Head{}, nil
+	}
+	if err != nil {
+		return Head{}, fmt.Errorf("store: ledger head: %w", err)
+	}
+	return h, nil
+}
+
+// Head returns the ledger head inside the transaction (stable: the
+// transaction holds the write lock).
+func (tx *Tx) Head(ctx context.Context) (Head, error) { return head(ctx, tx.tx) }
+
+// Head returns the current ledger head.
+func (s *Store) Head(ctx context.Context) (Head, error) { return head(ctx, s.db) }
+
+// InsertEvidence appends one ledger row. The triggers refuse any later
+// UPDATE or DELETE; the UNIQUE prev_hash refuses a fork.
+func (tx *Tx) InsertEvidence(ctx context.Context, r EvidenceRow) error {
+	_, err := tx.exec(ctx, `INSERT INTO evidence (`+evidenceCols+`) VALUES (`+placeholders(17)+`)`,
+		r.Seq, r.ID, r.RunID, r.Review, r.Kind, r.SourceSystem, r.QueryName, r.QueryText, r.QueryParams,
+		r.ExecutedAt, r.SourceTime, r.ExecutedBy, r.ResultRowCount, r.ResultHash, r.BlobHash, r.PrevHash, r.EntryHash)
+	if err != nil {
+		return fmt.Errorf("store: append evidence seq %d: %w", r.Seq, err)
+	}
+	return nil
+}
+
+// PutBlob stores compressed data under the hash of its uncompressed bytes;
+// a blob already present is left as it is (content addressing).
+func (tx *Tx) PutBlob(ctx context.Context, hash string, size int64, compressed []byte) error {
+	_, err := tx.exec(ctx, `INSERT INTO blobs (hash, size, data) VALUES (?,?,?) ON CONFLICT(hash) DO NOTHING`,
+		hash, size, compressed)
+	if err != nil {
+		return fmt.Errorf("store: put blob %s: %w", hash, err)
+	}
+	return nil
+}
+
+// EachEvidence calls fn for every ledger row in seq order.
+func (s *Store) EachEvidence(ctx context.Context, fn func(EvidenceRow) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+evidenceCols+` FROM evidence ORDER BY seq`)
+	if err != nil {
+		return fmt.Errorf("store: read evidence: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanEvidence(rows)
+		if err != nil {
+			return fmt.Errorf("store: read evidence: %w", err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// EvidenceWhere returns ledger rows matching a simple filter, in seq order.
+type EvidenceFilter struct {
+	RunID     string
+	Review    string
+	Kind      string
+	QueryName string
+	Source    string
+}
+
+// FindEvidence returns the ledger rows matching f in seq order.
+func (s *Store) FindEvidence(ctx context.Context, f EvidenceFilter) ([]EvidenceRow, error) {
+	var where []string
+	var args []any
+	add := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	add("run_id", f.RunID)
+	add("review", f.Review)
+	add("kind", f.Kind)
+	add("query_name", f.QueryName)
+	add("source_system", f.Source)
+	q := `SELECT ` + evidenceCols + ` FROM evidence`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY seq`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: find evidence: %w", err)
+	}
+	defer rows.Close()
+	var out []EvidenceRow
+	for rows.Next() {
+		r, err := scanEvidence(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// EachBlob calls fn for every blob, ordered by hash, with its compressed data.
+func (s *Store) EachBlob(ctx context.Context, fn func(hash string, size int64, compressed []byte) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT hash, size, data FROM blobs ORDER BY hash`)
+	if err != nil {
+		return fmt.Errorf("store: read blobs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h string
+		var n int64
+		var d []byte
+		if err := rows.Scan(&h, &n, &d); err != nil {
+			return fmt.Errorf("store: read blobs: %w", err)
+		}
+		if err := fn(h, n, d); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Blob returns one blob's compressed data; ErrNotFound if absent.
+func (s *Store) Blob(ctx context.Context, hash string) (size int64, compressed []byte, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT size, data FROM blobs WHERE hash = ?`, hash).Scan(&size, &compressed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, fmt.Errorf("store: blob %s: %w", hash, ErrNotFound)
+	}
+	return size, compressed, err
+}
+
+// BlobHashes returns the set of stored blob hashes.
+func (s *Store) BlobHashes(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT hash FROM blobs`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out[h] = true
+	}
+	return out, rows.Err()
+}
+
+// DerivedTable describes a table whose rows a derivation pass writes and
+// hashes. Scope is the column that groups one pass's rows; Key orders them
+// uniquely. Columns are hashed in the order listed; the list is recorded in
+// the pass's ledger row so a later migration that adds columns does not
+// change old digests.
+type DerivedTable struct {
+	Name    string
+	Scope   string
+	Key     []string
+	Columns []string
+}
+
+// DerivedTables lists every derived table (DESIGN §6.2), in the order
+// verify checks them.
+var DerivedTables = []DerivedTable{
+	{"snapshots", "id", []string{"id"}, []string{"id", "review", "source", "system", "run_id", "taken_at", "file_name", "evidence_id"}},
+	{"snapshot_groups", "snapshot_id", []string{"group_id"}, []string{"snapshot_id", "group_id", "name", "description", "type", "system", "role", "rule_managed", "evidence_id"}},
+	{"snapshot_users", "snapshot_id", []string{"user_id"}, []string{"snapshot_id", "user_id", "login", "email", "first_name", "last_name", "department", "title", "user_type", "employee_number", "manager", "status", "created", "last_login", "origin", "evidence_id"}},
+	{"snapshot_memberships", "snapshot_id", []string{"group_id", "user_id"}, []string{"snapshot_id", "group_id", "user_id", "source", "evidence_id"}},
+	{"scorings", "id", []string{"id"}, []string{"id", "review", "run_id", "snapshot_ids", "policy_hash", "as_of", "ai", "evidence_id"}},
+	{"findings", "scoring_id", []string{"ordinal"}, []string{"scoring_id", "ordinal", "rule_id", "risk", "system", "user_id", "user_login", "groups", "title", "detail", "recommendation", "source", "suppressed", "exception_by", "exception_ticket", "exception_expires", "exception_reason", "evidence_id"}},
+	{"system_risks", "scoring_id", []string{"system"}, []string{"scoring_id", "system", "risk", "high", "medium", "low", "evidence_id"}},
+	{"publications", "run_id", []string{"id"}, []string{"id", "review", "run_id", "service", "kind", "system", "action", "external_id", "external_key", "url", "version", "service_time", "evidence_id"}},
+	{"decisions", "pass_id", []string{"id"}, []string{"id", "review", "pass_id", "system", "action", "target", "group_name", "decided_by", "decided_at", "status", "reason", "jira_key", "comment_id", "comment_updated", "edited", "line", "evidence_id"}},
+	{"revocations", "run_id", []string{"id"}, []string{"id", "review", "run_id", "system", "user_id", "user_login", "group_id", "group_name", "status", "reason", "requested_by", "executed_at", "verified_at", "okta_request_id", "evidence_id"}},
+}
+
+// LookupDerivedTable returns the registry entry for name.
+func LookupDerivedTable(name string) (DerivedTable, bool) {
+	for _, t := range DerivedTables {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return DerivedTable{}, false
+}
+
+// Digest is the row count and sha256 of one derived table's rows in one scope.
+type Digest struct {
+	Table   string   `json:"table"`
+	Scope   any      `json:"scope"`
+	Columns []string `json:"columns"`
+	Rows    int64    `json:"rows"`
+	Hash    string   `json:"hash"`
+}
+
+// digest hashes the rows of t in scope: each row is the JSON array of its
+// column values (text and integers as SQLite holds them), one per line,
+// ordered by t.Key. Columns must all belong to the registry entry.
+func digest(ctx context.Context, q querier, t DerivedTable, columns []string, scope any) (Digest, error) {
+	allowed := map[string]bool{}
+	for _, c := range t.Columns {
+		allowed[c] = true
+	}
+	for _, c := range columns {
+		if !allowed[c] {
+			return Digest{}, fmt.Errorf("store: digest %s: unknown column %q", t.Name, c)
+		}
+	}
+	// Identifiers come from the fixed registry above, never from input.
+	sqlText := `SELECT ` + strings.Join(columns, ", ") + ` FROM ` + t.Name + ` WHERE ` + t.Scope + ` = ? ORDER BY ` + strings.Join(t.Key, ", ")
+	rows, err := q.QueryContext(ctx, sqlText, scope)
+	if err != nil {
+		return Digest{}, fmt.Errorf("store: digest %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	h := sha256.New()
+	vals := make([]any, len(columns))
+	ptrs := make([]any, len(columns))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var n int64
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return Digest{}, err
+		}
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				vals[i] = string(b)
+			}
+		}
+		line, err := json.Marshal(vals)
+		if err != nil {
+			return Digest{}, err
+		}
+		h.Write(line)
+		h.Write([]byte{'\n'})
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return Digest{}, err
+	}
+	return Digest{Table: t.Name, Scope: scope, Columns: columns, Rows: n, Hash: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// Digest hashes one derived table scope inside the transaction, after the
+// pass has written its rows.
+func (tx *Tx) Digest(ctx context.Context, table string, scope any) (Digest, error) {
+	t, ok := LookupDerivedTable(table)
+	if !ok {
+		return Digest{}, fmt.Errorf("store: %s is not a derived table", table)
+	}
+	return digest(ctx, tx.tx, t, t.Columns, scope)
+}
+
+// Digest recomputes a recorded digest (same table, scope and columns) from
+// the rows as they are now.
+func (s *Store) Digest(ctx context.Context, table string, columns []string, scope any) (Digest, error) {
+	t, ok := LookupDerivedTable(table)
+	if !ok {
+		return Digest{}, fmt.Errorf("store: %s is not a derived table", table)
+	}
+	return digest(ctx, s.db, t, columns, scope)
+}
+
+// Scopes returns every distinct scope value present in a derived table,
+// so verify can find rows that no derivation pass covers.
+func (s *Store) Scopes(ctx context.Context, table string) ([]any, error) {
+	t, ok := LookupDerivedTable(table)
+	if !ok {
+		return nil, fmt.Errorf("store: %s is not a derived table", table)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT `+t.Scope+` FROM `+t.Name+` ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []any
+	for rows.Next() {
+		var v any
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		if b, ok := v.([]byte); ok {
+			v = string(b)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
