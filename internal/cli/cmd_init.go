@@ -73,7 +73,7 @@ func runInit(ctx context.Context, env *Env, g *globalOptions) error {
 		u.Infof("%s exists: left unchanged", cfg.Policy)
 	}
 	_, statErr := os.Stat(cfg.DB)
-	err = withRun(ctx, env, &gg, runSpec{command: "init", args: []string{"init"}, createStore: true, configNeeded: true},
+	err = withRun(ctx, env, &gg, runSpec{command: "init", args: g.args, createStore: true, configNeeded: true},
 		func(ctx context.Context, rc *runCtx) error { return nil })
 	if err != nil {
 		return err

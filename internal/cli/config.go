@@ -310,8 +310,8 @@ func (c *Config) validate() error {
 	if c.Okta.Concurrency < 1 || c.Okta.Concurrency > 32 {
 		bad("okta.concurrency", "%d is out of range 1..32", c.Okta.Concurrency)
 	}
-	if c.Okta.MaxRequestsPerMinute < 1 {
-		bad("okta.max_requests_per_minute", "must be at least 1")
+	if c.Okta.MaxRequestsPerMinute < 0 {
+		bad("okta.max_requests_per_minute", "must be 0 (no client-side cap) or more")
 	}
 	switch c.Okta.AuthMode {
 	case "ssws", "private_key":

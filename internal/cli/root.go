@@ -18,12 +18,13 @@ type globalOptions struct {
 	json       bool
 	quiet      bool
 	verbose    bool
+	args       []string // the command line, for the run record
 }
 
 // Main runs uar with args and returns the process exit code. It is the
 // whole program: cmd/uar only wires signals and os.Exit around it.
 func Main(ctx context.Context, args []string, env *Env) int {
-	g := &globalOptions{}
+	g := &globalOptions{args: args}
 	root := newRootCmd(env, g)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)

@@ -233,9 +233,9 @@ var DerivedTables = []DerivedTable{
 	{"scorings", "id", []string{"id"}, []string{"id", "review", "run_id", "snapshot_ids", "policy_hash", "as_of", "ai", "evidence_id"}},
 	{"findings", "scoring_id", []string{"ordinal"}, []string{"scoring_id", "ordinal", "rule_id", "risk", "system", "user_id", "user_login", "groups", "title", "detail", "recommendation", "source", "suppressed", "exception_by", "exception_ticket", "exception_expires", "exception_reason", "evidence_id"}},
 	{"system_risks", "scoring_id", []string{"system"}, []string{"scoring_id", "system", "risk", "high", "medium", "low", "evidence_id"}},
-	{"publications", "run_id", []string{"id"}, []string{"id", "review", "run_id", "service", "kind", "system", "action", "external_id", "external_key", "url", "version", "service_time", "evidence_id"}},
+	{"publications", "id", []string{"id"}, []string{"id", "review", "run_id", "service", "kind", "system", "action", "external_id", "external_key", "url", "version", "service_time", "evidence_id"}},
 	{"decisions", "pass_id", []string{"id"}, []string{"id", "review", "pass_id", "system", "action", "target", "group_name", "decided_by", "decided_at", "status", "reason", "jira_key", "comment_id", "comment_updated", "edited", "line", "evidence_id"}},
-	{"revocations", "run_id", []string{"id"}, []string{"id", "review", "run_id", "system", "user_id", "user_login", "group_id", "group_name", "status", "reason", "requested_by", "executed_at", "verified_at", "okta_request_id", "evidence_id"}},
+	{"revocations", "id", []string{"id"}, []string{"id", "review", "run_id", "system", "user_id", "user_login", "group_id", "group_name", "status", "reason", "requested_by", "executed_at", "verified_at", "okta_request_id", "evidence_id"}},
 }
 
 // LookupDerivedTable returns the registry entry for name.

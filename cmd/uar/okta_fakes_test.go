@@ -1,0 +1,45 @@
+package main
+
+import (
+	"flag"
+	"net/http/httptest"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/uar-dev/uar/internal/sandbox"
+)
+
+func init() { extraScriptCmds["fake-okta"] = cmdFakeOkta }
+
+// fake-okta [-org FILE] [-token T] [-429 N] [-500 N] starts the sandbox Okta
+// serving the reference org (or FILE) and points UAR_OKTA_ORG_URL and
+// UAR_OKTA_TOKEN at it for the rest of the script.
+func cmdFakeOkta(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("fake-okta", flag.ContinueOnError)
+	orgFile := fs.String("org", "", "org JSON file")
+	token := fs.String("token", "test-okta-token", "token the fake accepts")
+	n429 := fs.Int("429", 0, "answer the next N member-list requests with 429")
+	n500 := fs.Int("500", 0, "answer the next N requests with 500")
+	if neg || fs.Parse(args) != nil {
+		ts.Fatalf("usage: fake-okta [-org FILE] [-token T] [-429 N] [-500 N]")
+	}
+	org := sandbox.ReferenceOrg()
+	if *orgFile != "" {
+		var err error
+		if org, err = sandbox.LoadOrgFile(ts.MkAbs(*orgFile)); err != nil {
+			ts.Fatalf("fake-okta: %v", err)
+		}
+	}
+	fake := sandbox.NewOkta(org, sandbox.OktaOptions{Token: *token, Clock: func() time.Time { return sandbox.ReferenceNow }})
+	if *n429 > 0 {
+		fake.Fail429(*n429, "/api/v1/groups/", -1)
+	}
+	if *n500 > 0 {
+		fake.Fail500(*n500, "")
+	}
+	srv := httptest.NewServer(fake)
+	ts.Defer(srv.Close)
+	ts.Setenv("UAR_OKTA_ORG_URL", srv.URL)
+	ts.Setenv("UAR_OKTA_TOKEN", *token)
+}

@@ -1,0 +1,44 @@
+package okta
+
+import (
+	"context"
+	"flag"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/uar-dev/uar/internal/sandbox"
+)
+
+// Scale the benchmark without the environment, e.g.
+// go test -run '^$' -bench SnapshotGenerated -okta.users 50000 -okta.groups 400 -okta.memberships 500000
+var (
+	benchUsers       = flag.Int("okta.users", 5000, "BenchmarkSnapshotGenerated: users")
+	benchGroups      = flag.Int("okta.groups", 40, "BenchmarkSnapshotGenerated: SOX groups")
+	benchMemberships = flag.Int("okta.memberships", 50000, "BenchmarkSnapshotGenerated: memberships (all groups)")
+	benchPageSize    = flag.Int("okta.page_size", 200, "BenchmarkSnapshotGenerated: okta.page_size")
+)
+
+// BenchmarkSnapshotGenerated snapshots a generated org through the fake
+// over loopback HTTP and reports memberships/s, requests per snapshot and
+// the minimum number of pages at the page size.
+func BenchmarkSnapshotGenerated(b *testing.B) {
+	org := sandbox.Generate(sandbox.GenerateOptions{Seed: 1, Users: *benchUsers, SOXGroups: *benchGroups,
+		NonSOXGroups: max(1, *benchGroups/4), Memberships: *benchMemberships})
+	srv := httptest.NewServer(sandbox.NewOkta(org, sandbox.OktaOptions{Token: testToken}))
+	defer srv.Close()
+	c, err := New(context.Background(), Config{OrgURL: srv.URL, Token: testToken, MaxRequestsPerMinute: -1, PageSize: *benchPageSize}, srv.Client())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var st Stats
+	for b.Loop() {
+		_, st, err = c.Snapshot(context.Background(), SnapshotOptions{Prefix: "SOX-"})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(st.Memberships)*float64(b.N)/b.Elapsed().Seconds(), "memberships/s")
+	b.ReportMetric(float64(st.Requests), "requests/op")
+	b.ReportMetric(float64(st.MinRequests), "min-requests/op")
+}
