@@ -1,0 +1,268 @@
+package templates
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/uar-dev/uar/internal/model"
+)
+
+// Page-size guidance for the Confluence publisher. Confluence Cloud
+// rejects a body over 5 MB (413). Measured with the golden fixture's rows
+// (realistic names, titles and group names), one access-table row renders
+// to about [AccessRowBytes] bytes of storage XHTML; hostile rows full of
+// escaped characters can be several times that, and Confluence itself
+// grows the body on save (ac:macro-id, local-id, <p> in cells).
+//
+// The suggested split: a system whose access exceeds [MaxInlineAccessRows]
+// rows gets its access table on a child page (set SystemReview.PageURL and
+// render the child with [ConfluenceAccessPage]), and a child page holds at
+// most [MaxAccessRowsPerPage] rows (split s.Access into consecutive parts
+// and render each part). [SplitAccess] applies both rules for a view. At
+// the measured size the limits keep the review page under ~1 MB for the
+// inline tables and every child page under ~1 MB, far below 5 MB even if
+// the rows are 3–4 times larger than measured.
+const (
+	// AccessRowBytes is the measured size of one rendered access row
+	// (TestAccessRowBytes keeps it honest).
+	AccessRowBytes = 200
+	// MaxInlineAccessRows is the largest access table kept on the review
+	// page itself.
+	MaxInlineAccessRows = 500
+	// MaxAccessRowsPerPage is the largest access table on one child page.
+	MaxAccessRowsPerPage = 4000
+	// MaxInlineAccessRowsTotal bounds the inline rows over all systems of
+	// one review page; once reached, further systems go to child pages.
+	MaxInlineAccessRowsTotal = 4000
+)
+
+// SplitAccess returns the names of the systems of v whose access table
+// should go to a child page, in v.Systems order: every system with more
+// than MaxInlineAccessRows rows, and, once the inline rows of the page
+// would exceed MaxInlineAccessRowsTotal, every further system with rows.
+// Each child page holds at most MaxAccessRowsPerPage rows: split longer
+// tables with [AccessParts].
+func SplitAccess(v model.ReviewView) []string {
+	var out []string
+	inline := 0
+	for _, s := range v.Systems {
+		n := len(s.Access)
+		if n > MaxInlineAccessRows || (n > 0 && inline+n > MaxInlineAccessRowsTotal) {
+			out = append(out, s.System.Name)
+			continue
+		}
+		inline += n
+	}
+	return out
+}
+
+// AccessParts splits rows into consecutive parts of at most
+// MaxAccessRowsPerPage rows, for child pages; nil rows give one empty part.
+func AccessParts(rows []model.AccessRow) [][]model.AccessRow {
+	if len(rows) <= MaxAccessRowsPerPage {
+		return [][]model.AccessRow{rows}
+	}
+	var parts [][]model.AccessRow
+	for len(rows) > 0 {
+		n := min(len(rows), MaxAccessRowsPerPage)
+		parts = append(parts, rows[:n:n])
+		rows = rows[n:]
+	}
+	return parts
+}
+
+// PageTitle is the title of a review's Confluence page (DESIGN §10).
+func PageTitle(review string) string { return "UAR " + review }
+
+// AccessPageTitle is the title of the child page that holds a system's
+// access table; part counts from 1 and is shown only when parts > 1.
+// Titles are unique within a space, so the review and system are in it.
+func AccessPageTitle(review, system string, part, parts int) string {
+	t := "UAR " + review + " – " + system + " access"
+	if parts > 1 {
+		t += fmt.Sprintf(" (%d of %d)", part, parts)
+	}
+	return t
+}
+
+// Risk lozenge colours of the status macro (Grey/Red/Yellow/Green/Blue).
+func riskLozenge(r model.Risk) (colour, title string) {
+	switch r {
+	case model.RiskHigh:
+		return "Red", "HIGH"
+	case model.RiskMedium:
+		return "Yellow", "MEDIUM"
+	case model.RiskLow:
+		return "Grey", "LOW"
+	}
+	return "Green", "NO FINDINGS"
+}
+
+type cfRow struct {
+	Group, User, Name, Department, Title, Type, Status, LastLogin, Source, Risk string
+}
+
+type cfFinding struct {
+	Risk, RuleID, User, Groups, Detail string
+	AI                                 bool
+}
+
+type cfSystem struct {
+	Name, Owner, RiskColour, RiskTitle string
+	JiraKey, JiraURL, ChildURL         string
+	Child                              bool // access table on a child page
+	AccessCount                        int
+	Findings                           []cfFinding
+	Rows                               []cfRow
+}
+
+type cfPage struct {
+	Review, RunID, RunAt, ToolVersion, LedgerHead, Deadline string
+	SystemCount, AccessCount, HighCount                     int
+	Systems                                                 []cfSystem
+	Empty                                                   []string
+}
+
+type cfAccessPage struct {
+	Name, Review, RunID, RunAt, LedgerHead, PageURL string
+	AccessCount                                     int
+	Rows                                            []cfRow
+}
+
+func cfRows(rows []model.AccessRow) []cfRow {
+	out := make([]cfRow, len(rows))
+	for i, r := range rows {
+		last := "never"
+		if !r.LastLogin.IsZero() {
+			last = utcDate(r.LastLogin)
+		}
+		out[i] = cfRow{
+			Group:      XMLText(r.GroupName),
+			User:       XMLText(userOf(r)),
+			Name:       XMLText(r.UserName),
+			Department: XMLText(r.Department),
+			Title:      XMLText(r.Title),
+			Type:       XMLText(r.UserType),
+			Status:     XMLText(r.UserStatus),
+			LastLogin:  last,
+			Source:     XMLText(r.MembershipSource),
+			Risk:       XMLText(string(r.Risk)),
+		}
+	}
+	return out
+}
+
+func cfSystemOf(s model.SystemReview) cfSystem {
+	colour, title := riskLozenge(highestRisk(s))
+	cs := cfSystem{
+		Name:        XMLText(s.System.Name),
+		Owner:       XMLText(s.System.Owner),
+		RiskColour:  colour,
+		RiskTitle:   title,
+		JiraKey:     XMLText(s.JiraKey),
+		JiraURL:     webURL(s.JiraURL),
+		ChildURL:    webURL(s.PageURL),
+		Child:       strings.TrimSpace(s.PageURL) != "",
+		AccessCount: len(s.Access),
+	}
+	if cs.Owner == "" {
+		cs.Owner = "(no owner configured)"
+	}
+	for _, f := range s.Findings {
+		cs.Findings = append(cs.Findings, cfFinding{
+			Risk:   XMLText(string(f.Risk)),
+			RuleID: XMLText(f.RuleID),
+			User:   XMLText(f.UserLogin),
+			Groups: XMLText(strings.Join(f.Groups, ", ")),
+			Detail: XMLText(f.Detail),
+			AI:     f.Source == model.FindingSourceAI,
+		})
+	}
+	if !cs.Child {
+		cs.Rows = cfRows(s.Access)
+	}
+	return cs
+}
+
+// ConfluencePage renders the review page body in Confluence storage
+// format: the blue info panel with the audit metadata (review, run id, UTC
+// time, tool version, ledger head), a section per system (owner, risk
+// lozenge, ticket link, findings, access table or a link to the child page
+// when SystemReview.PageURL is set) and a line for each system in v.Empty.
+// Revocation panels are appended below by the revoke step (RevocationPanel
+// is left to that issue). The result is checked to be well-formed XML; an
+// error means a bug in the template, never bad input.
+func ConfluencePage(v model.ReviewView) (string, error) {
+	p := cfPage{
+		Review:      XMLText(v.Review),
+		RunID:       XMLText(v.RunID),
+		RunAt:       utcTime(v.RunAt),
+		ToolVersion: XMLText(v.ToolVersion),
+		LedgerHead:  XMLText(v.LedgerHead),
+		Deadline:    utcDate(v.Deadline),
+		SystemCount: len(v.Systems),
+	}
+	for _, s := range v.Systems {
+		p.AccessCount += len(s.Access)
+		if highestRisk(s) == model.RiskHigh {
+			p.HighCount++
+		}
+		p.Systems = append(p.Systems, cfSystemOf(s))
+	}
+	for _, e := range v.Empty {
+		p.Empty = append(p.Empty, XMLText(e))
+	}
+	return cfRender("confluence_page", p)
+}
+
+// ConfluenceAccessPage renders the body of a child page holding the access
+// table of system s (or one part of it: pass s with Access set to the
+// part), with a header naming the review, run and ledger head and a link
+// back to v.PageURL.
+func ConfluenceAccessPage(v model.ReviewView, s model.SystemReview) (string, error) {
+	p := cfAccessPage{
+		Name:        XMLText(s.System.Name),
+		Review:      XMLText(v.Review),
+		RunID:       XMLText(v.RunID),
+		RunAt:       utcTime(v.RunAt),
+		LedgerHead:  XMLText(v.LedgerHead),
+		PageURL:     webURL(v.PageURL),
+		AccessCount: len(s.Access),
+		Rows:        cfRows(s.Access),
+	}
+	return cfRender("confluence_access", p)
+}
+
+func cfRender(name string, data any) (string, error) {
+	var buf bytes.Buffer
+	if err := parsed.ExecuteTemplate(&buf, name, data); err != nil {
+		return "", fmt.Errorf("templates: %s: %w", name, err)
+	}
+	if err := CheckStorage(buf.String()); err != nil {
+		return "", fmt.Errorf("templates: %s: %w", name, err)
+	}
+	return buf.String(), nil
+}
+
+// CheckStorage reports whether body is well-formed Confluence storage
+// format, by parsing it with encoding/xml inside a root element that
+// declares the ac: and ri: namespaces (as the reference suggests; real
+// Confluence answers 400 to malformed storage).
+func CheckStorage(body string) error {
+	const open = `<root xmlns:ac="http://atlassian.com/content" xmlns:ri="http://atlassian.com/resource/identifier">`
+	d := xml.NewDecoder(io.MultiReader(strings.NewReader(open), strings.NewReader(body), strings.NewReader("</root>")))
+	d.Strict = true
+	for {
+		_, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("storage format is not well-formed XML: %w", err)
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package templates
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/uar-dev/uar/internal/model"
+)
+
+// adfNode is one node of an Atlassian Document Format document. Built from
+// structs and encoding/json so that user text can only ever become the
+// escaped "text" of a text node.
+type adfNode struct {
+	Type    string         `json:"type"`
+	Version int            `json:"version,omitempty"`
+	Attrs   map[string]any `json:"attrs,omitempty"`
+	Content []adfNode      `json:"content,omitempty"`
+	Text    string         `json:"text,omitempty"`
+	Marks   []adfMark      `json:"marks,omitempty"`
+}
+
+type adfMark struct {
+	Type  string         `json:"type"`
+	Attrs map[string]any `json:"attrs,omitempty"`
+}
+
+// adfText returns a text node, or nothing for an empty string: ADF rejects
+// empty text nodes.
+func adfText(s string, marks ...adfMark) []adfNode {
+	s = XMLText(s)
+	if s == "" {
+		return nil
+	}
+	return []adfNode{{Type: "text", Text: s, Marks: marks}}
+}
+
+func adfStrong(s string) []adfNode { return adfText(s, adfMark{Type: "strong"}) }
+
+// adfLink is a linked text node, or plain text when href is not a safe
+// http(s) URL.
+func adfLink(label, href string) []adfNode {
+	if u := webURL(href); u != "" {
+		return adfText(label, adfMark{Type: "link", Attrs: map[string]any{"href": u}})
+	}
+	return adfText(label)
+}
+
+// adfPara joins inline nodes into a paragraph; a paragraph with no
+// content is dropped by the caller through adfBlocks.
+func adfPara(inline ...[]adfNode) adfNode {
+	var c []adfNode
+	for _, in := range inline {
+		c = append(c, in...)
+	}
+	return adfNode{Type: "paragraph", Content: c}
+}
+
+func adfHeading(level int, s string) adfNode {
+	return adfNode{Type: "heading", Attrs: map[string]any{"level": level}, Content: adfText(s)}
+}
+
+func adfBullets(items []adfNode) adfNode {
+	list := adfNode{Type: "bulletList"}
+	for _, p := range items {
+		list.Content = append(list.Content, adfNode{Type: "listItem", Content: []adfNode{p}})
+	}
+	return list
+}
+
+// adfBlocks drops block nodes that ended up without content (a paragraph
+// whose only text was empty), keeping the document valid.
+func adfBlocks(nodes ...adfNode) []adfNode {
+	out := nodes[:0:0]
+	for _, n := range nodes {
+		if len(n.Content) == 0 {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// JiraMaxFindings bounds the findings listed in a description: Jira
+// refuses a description over 32,767 characters, so a system with more
+// findings lists the first ones (highest risk first, as the view sorts
+// them) and points to the Confluence page for the rest. Each detail is cut
+// at jiraMaxDetail characters for the same reason.
+const (
+	JiraMaxFindings = 50
+	jiraMaxDetail   = 400
+)
+
+// DecisionExamples returns the instruction lines shown to reviewers, one
+// per line, as the decision parser accepts them (DESIGN §8). group is a
+// group of the ticket's system, so the "from" example is one the owner can
+// adapt; "" uses SOX-NetSuite-Admins.
+func DecisionExamples(group string) []string {
+	if group == "" {
+		group = "SOX-NetSuite-Admins"
+	}
+	return []string{
+		"REVOKE: user@company.com",
+		"REVOKE: user@company.com from " + group,
+		"CERTIFY: all",
+		"CERTIFY: a@company.com, b@company.com",
+	}
+}
+
+// firstGroup is the alphabetically first group with members in s.
+func firstGroup(s model.SystemReview) string {
+	g := ""
+	for _, a := range s.Access {
+		if a.GroupName != "" && (g == "" || a.GroupName < g) {
+			g = a.GroupName
+		}
+	}
+	return g
+}
+
+// JiraDescription renders the description of system s's ticket as an ADF
+// document: the risk summary first (access count, findings by risk, the
+// highest risk), the findings as bullet sentences, the decision syntax
+// with examples and who may decide, the deadline (UTC date) and the link
+// to the Confluence page (s.PageURL when the access table is on a child
+// page, else v.PageURL). The result is compact JSON of the form
+// {"type":"doc","version":1,"content":[...]}.
+func JiraDescription(v model.ReviewView, s model.SystemReview) (json.RawMessage, error) {
+	name := s.System.Name
+	c := countRisks(s.Findings)
+	high := highestRisk(s)
+	highest := "none"
+	if high != "" {
+		highest = string(high)
+	}
+
+	var blocks []adfNode
+	blocks = append(blocks,
+		adfHeading(2, "Risk summary"),
+		adfPara(adfText(fmt.Sprintf("UAR %s: %d access(es) to review in ", v.Review, len(s.Access))), adfStrong(name), adfText(". Highest risk: "), adfStrong(highest), adfText(".")),
+		adfBullets([]adfNode{
+			adfPara(adfStrong("HIGH"), adfText(fmt.Sprintf(": %d finding(s)", c.High))),
+			adfPara(adfStrong("MEDIUM"), adfText(fmt.Sprintf(": %d finding(s)", c.Medium))),
+			adfPara(adfStrong("LOW"), adfText(fmt.Sprintf(": %d finding(s)", c.Low))),
+		}),
+		adfHeading(2, "Findings"),
+	)
+	if len(s.Findings) == 0 {
+		blocks = append(blocks, adfPara(adfText("No findings.")))
+	} else {
+		var items []adfNode
+		shown := s.Findings[:min(len(s.Findings), JiraMaxFindings)]
+		for _, f := range shown {
+			item := adfPara(adfStrong(string(f.Risk)), adfText(" "+truncRunes(f.UserLogin, slackMaxName)+": "), adfText(truncRunes(f.Detail, jiraMaxDetail)))
+			if f.Source == model.FindingSourceAI {
+				item.Content = append(item.Content, adfText(" (AI, advisory)", adfMark{Type: "em"})...)
+			}
+			items = append(items, item)
+		}
+		blocks = append(blocks, adfBullets(items))
+		if more := len(s.Findings) - len(shown); more > 0 {
+			blocks = append(blocks, adfPara(adfText(fmt.Sprintf("…and %d more finding(s): see the Confluence page.", more))))
+		}
+	}
+
+	blocks = append(blocks,
+		adfHeading(2, "How to decide"),
+		adfPara(adfText("Reply in a comment on this ticket, one instruction per line. Examples:")),
+		adfNode{Type: "codeBlock", Attrs: map[string]any{"language": "text"}, Content: adfText(strings.Join(DecisionExamples(truncRunes(firstGroup(s), slackMaxName)), "\n"))},
+		adfBullets([]adfNode{
+			adfPara(adfText("REVOKE without "), adfText("from <group>", adfMark{Type: "code"}), adfText(" removes every membership of that user in "+name+".")),
+			adfPara(adfText("A specific decision beats CERTIFY: all; among specific decisions for the same access the latest wins.")),
+			adfPara(adfText("Nobody certifies their own access.")),
+		}),
+		adfPara(adfText("Only these people decide: the owner "), adfStrong(orNone(s.System.Owner)),
+			delegatesText(s.System.Delegates),
+			adfText(", and, for the owner's own access, the backup reviewer "), adfStrong(orNone(s.System.BackupReviewer)),
+			adfText(". Lines from anyone else are recorded as rejected.")),
+	)
+
+	if !v.Deadline.IsZero() {
+		blocks = append(blocks, adfHeading(2, "Deadline"),
+			adfPara(adfText("Decide by "), adfStrong(utcDate(v.Deadline)), adfText(" (UTC).")))
+	}
+
+	page := v.PageURL
+	label := "UAR " + v.Review + " review page"
+	if s.PageURL != "" {
+		page, label = s.PageURL, "UAR "+v.Review+" – "+name+" access"
+	}
+	if webURL(page) != "" {
+		blocks = append(blocks, adfPara(adfText("The full access list and the audit metadata are on the Confluence page: "), adfLink(label, page), adfText(".")))
+	}
+	blocks = append(blocks, adfPara(adfText(fmt.Sprintf("Run %s · ledger head %s · uar %s", v.RunID, v.LedgerHead, v.ToolVersion))))
+
+	doc := adfNode{Type: "doc", Version: 1, Content: adfBlocks(blocks...)}
+	b, err := marshalJSON(doc)
+	if err != nil {
+		return nil, fmt.Errorf("templates: jira description %s: %w", name, err)
+	}
+	return json.RawMessage(b), nil
+}
+
+func orNone(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "(none configured)"
+	}
+	return s
+}
+
+func delegatesText(ds []string) []adfNode {
+	var keep []string
+	for _, d := range ds {
+		if strings.TrimSpace(d) != "" {
+			keep = append(keep, d)
+		}
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	label := ", the delegate "
+	if len(keep) > 1 {
+		label = ", the delegates "
+	}
+	return append(adfText(label), adfStrong(strings.Join(keep, ", "))...)
+}
