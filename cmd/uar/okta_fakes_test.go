@@ -43,3 +43,28 @@ func cmdFakeOkta(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("UAR_OKTA_ORG_URL", srv.URL)
 	ts.Setenv("UAR_OKTA_TOKEN", *token)
 }
+
+func init() { extraScriptCmds["fake-anthropic"] = cmdFakeAnthropic }
+
+// fake-anthropic [-529 N] [-invalid N] starts the sandbox Anthropic API and
+// points UAR_AI_BASE_URL and UAR_ANTHROPIC_API_KEY at it.
+func cmdFakeAnthropic(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("fake-anthropic", flag.ContinueOnError)
+	n529 := fs.Int("529", 0, "answer the next N requests with 529 overloaded")
+	invalid := fs.Int("invalid", 0, "answer the next N requests with invalid JSON")
+	if neg || fs.Parse(args) != nil {
+		ts.Fatalf("usage: fake-anthropic [-529 N] [-invalid N]")
+	}
+	const key = "sk-ant-test-key-0123456789"
+	fake := sandbox.NewAnthropic(sandbox.AnthropicOptions{APIKey: key, Clock: func() time.Time { return sandbox.ReferenceNow }})
+	if *n529 > 0 {
+		fake.Overload(*n529, "0")
+	}
+	if *invalid > 0 {
+		fake.InvalidJSON(*invalid)
+	}
+	srv := httptest.NewServer(fake)
+	ts.Defer(srv.Close)
+	ts.Setenv("UAR_AI_BASE_URL", srv.URL)
+	ts.Setenv("UAR_ANTHROPIC_API_KEY", key)
+}

@@ -526,3 +526,20 @@ func TestPathPattern(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonicalRow(t *testing.T) {
+	r := store.EvidenceRow{Seq: 7, ID: "E00000007", RunID: "r", Review: "2026-Q4", Kind: KindCall, SourceSystem: "okta",
+		QueryName: "q <&> \u2028", QueryText: "GET https://x/?a=1&b=<2>", QueryParams: `{"a":"\n"}`, ExecutedAt: "t",
+		SourceTime: "s", ExecutedBy: "é\x01", ResultRowCount: 3, ResultHash: "h", BlobHash: "b", PrevHash: GenesisHash, EntryHash: "ignored"}
+	fast, err := canonicalRow(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := Canonical(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fast, slow) {
+		t.Fatalf("canonicalRow differs from Canonical:\n%s\n%s", fast, slow)
+	}
+}

@@ -178,7 +178,7 @@ func EntryHash(r store.EvidenceRow) (string, error) {
 	if err != nil || len(prev) != sha256.Size {
 		return "", fmt.Errorf("evidence: seq %d: prev_hash %q is not a sha256", r.Seq, r.PrevHash)
 	}
-	body, err := Canonical(r) // EntryHash has json:"-"
+	body, err := canonicalRow(r)
 	if err != nil {
 		return "", err
 	}
@@ -230,5 +230,19 @@ func (l *Ledger) RecordFile(ctx context.Context, tx *store.Tx, name, fileName st
 	return l.Append(ctx, tx, Entry{
 		Kind: KindFile, SourceSystem: "local", QueryName: name, QueryText: "read " + fileName,
 		Params: map[string]any{"file": fileName, "size": len(data)}, RowCount: rows, Body: data,
+	})
+}
+
+// canonicalRow is Canonical(r) without the generic round trip: the row is
+// flat (strings and integers), so a map marshalled once (encoding/json
+// sorts map keys) is already canonical. TestCanonicalRow holds the two
+// equal. EntryHash is excluded, as in the struct's json tags.
+func canonicalRow(r store.EvidenceRow) ([]byte, error) {
+	return marshal(map[string]any{
+		"seq": r.Seq, "id": r.ID, "run_id": r.RunID, "review": r.Review, "kind": r.Kind,
+		"source_system": r.SourceSystem, "query_name": r.QueryName, "query_text": r.QueryText,
+		"query_params": r.QueryParams, "executed_at": r.ExecutedAt, "source_time": r.SourceTime,
+		"executed_by": r.ExecutedBy, "result_row_count": r.ResultRowCount, "result_hash": r.ResultHash,
+		"blob_hash": r.BlobHash, "prev_hash": r.PrevHash,
 	})
 }
