@@ -543,3 +543,36 @@ func TestCanonicalRow(t *testing.T) {
 		t.Fatalf("canonicalRow differs from Canonical:\n%s\n%s", fast, slow)
 	}
 }
+
+func TestRecorderRedactsOAuthTokens(t *testing.T) {
+	const access = "eyJhbGciOiJSUzI1NiJ9.access.token"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3600,"access_token":%q,"scope":"okta.groups.read"}`, access)
+	}))
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "uar.db")
+	s := openStore(t, path)
+	rec := &Recorder{Ledger: newLedger(s), Service: "okta"}
+	resp, err := rec.Client(5*time.Second).Post(srv.URL+"/oauth2/v1/token?grant_type=client_credentials&client_assertion=signed.jwt.value", "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(got), access) {
+		t.Fatal("the SDK must still receive the token")
+	}
+	rows, _ := s.FindEvidence(context.Background(), store.EvidenceFilter{})
+	if strings.Contains(rows[0].QueryText, "signed.jwt.value") || strings.Contains(rows[0].QueryParams, "signed.jwt.value") {
+		t.Errorf("client assertion stored: %s %s", rows[0].QueryText, rows[0].QueryParams)
+	}
+	_, c, err := s.Blob(context.Background(), rows[0].BlobHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := Decompress(c)
+	if strings.Contains(string(raw), access) || !strings.Contains(string(raw), `"access_token":"[REDACTED]"`) || !strings.Contains(string(raw), `"scope":"okta.groups.read"`) {
+		t.Errorf("stored body %s", raw)
+	}
+}

@@ -112,7 +112,7 @@ func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response
 	params := map[string]any{"query": redactQuery(req.URL.Query())}
 	var extra [][]byte
 	if len(reqBody) > 0 {
-		rb := r.scrub(redactBody(req.Header.Get("Content-Type"), reqBody))
+		rb := r.scrub(redactJSONSecrets(redactBody(req.Header.Get("Content-Type"), reqBody)))
 		params["request_body"] = Sum(rb)
 		extra = append(extra, rb)
 	}
@@ -145,7 +145,7 @@ func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response
 				sourceTime = t.UTC()
 			}
 		}
-		entry.Body = r.scrub(respBody)
+		entry.Body = r.scrub(redactJSONSecrets(respBody))
 		entry.RowCount = countRows(entry.Body)
 	}
 	entry.Params = params
@@ -258,4 +258,28 @@ func pathPattern(p string) string {
 		}
 	}
 	return strings.Join(segs, "/")
+}
+
+// secretJSONKeys are fields whose values are credentials wherever they
+// appear in a JSON body: an OAuth token endpoint answers with
+// access_token, a login request may carry client_secret.
+var secretJSONKeys = []string{"access_token", "refresh_token", "id_token", "client_secret", "client_assertion", "password"}
+
+var secretJSONField = regexp.MustCompile(`"(access_token|refresh_token|id_token|client_secret|client_assertion|password)"\s*:\s*"(?:[^"\\]|\\.)*"`)
+
+// redactJSONSecrets replaces the values of secretJSONKeys in a JSON body.
+// It works on the bytes (no decode/re-encode), so the rest of the body is
+// kept exactly as the server sent it.
+func redactJSONSecrets(b []byte) []byte {
+	hit := false
+	for _, k := range secretJSONKeys {
+		if bytes.Contains(b, []byte(`"`+k+`"`)) {
+			hit = true
+			break
+		}
+	}
+	if !hit {
+		return b
+	}
+	return secretJSONField.ReplaceAll(b, []byte(`"$1":"`+Redacted+`"`))
 }

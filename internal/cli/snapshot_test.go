@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uar-dev/uar/internal/sandbox"
+	"github.com/uar-dev/uar/internal/store"
+)
+
+const testOktaToken = "00-test-okta-token-value"
+
+func startOkta(t *testing.T, te *testEnv, org *sandbox.Org) *sandbox.Okta {
+	t.Helper()
+	fake := sandbox.NewOkta(org, sandbox.OktaOptions{Token: testOktaToken, Clock: func() time.Time { return sandbox.ReferenceNow }})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	te.vars["UAR_OKTA_ORG_URL"] = srv.URL
+	te.vars["UAR_OKTA_TOKEN"] = testOktaToken
+	te.write(t, "uar.yaml", "db: t.db\nokta:\n  org_url: http://127.0.0.1:1\n  page_size: 2\n  max_requests_per_minute: 0\n")
+	return fake
+}
+
+func TestSnapshotAuthRefusedExits4(t *testing.T) {
+	te := newTestEnv(t)
+	startOkta(t, te, sandbox.ReferenceOrg())
+	te.vars["UAR_OKTA_TOKEN"] = "00-wrong-token-value"
+	if code := te.run(context.Background(), "snapshot"); code != ExitAuth {
+		t.Fatalf("exit %d, want 4; stderr %s", code, te.err)
+	}
+	msg := te.err.String()
+	if !strings.Contains(msg, "okta") || !strings.Contains(msg, te.vars["UAR_OKTA_ORG_URL"]) || !strings.Contains(msg, "UAR_OKTA_TOKEN") {
+		t.Errorf("message should name okta, the org URL and the variable: %s", msg)
+	}
+	if strings.Contains(msg, "00-wrong-token-value") {
+		t.Errorf("token leaked: %s", msg)
+	}
+	s := openTestStore(t, "t.db")
+	runs, _ := s.Runs(context.Background())
+	if len(runs) != 1 || runs[0].Status != store.RunFailed || strings.Contains(runs[0].Error, "wrong-token") {
+		t.Errorf("runs %+v", runs)
+	}
+}
+
+func TestSnapshotSurvives429BurstAnd500(t *testing.T) {
+	te := newTestEnv(t)
+	fake := startOkta(t, te, sandbox.ReferenceOrg())
+	fake.Fail429(4, "/api/v1/groups/", -1)
+	fake.Fail500(1, "/api/v1/groups/")
+	if code := te.run(context.Background(), "snapshot", "--json"); code != 0 {
+		t.Fatalf("exit %d: %s", code, te.err)
+	}
+	if !strings.Contains(te.out.String(), `"memberships": 9`) {
+		t.Errorf("summary %s", te.out)
+	}
+	// The failed attempts are evidence too, and the rebuilt snapshot
+	// (which skips them) still agrees with the stored one.
+	if code := te.run(context.Background(), "verify", "--db", "t.db", "--rederive"); code != 0 {
+		t.Fatalf("verify exit %d: %s %s", code, te.out, te.err)
+	}
+	s := openTestStore(t, "t.db")
+	res, err := s.Query(context.Background(), `SELECT count(*) FROM evidence WHERE source_system = 'okta' AND query_params LIKE '%"status":429%'`)
+	if err != nil || res.Rows[0][0].(int64) != 4 {
+		t.Errorf("429 attempts recorded: %v %v", res, err)
+	}
+}
+
+func TestSnapshot429ExhaustedNamesEndpoint(t *testing.T) {
+	te := newTestEnv(t)
+	fake := startOkta(t, te, sandbox.ReferenceOrg())
+	fake.Fail429(1000, "/api/v1/groups", -1)
+	code := te.run(context.Background(), "snapshot")
+	if code != ExitFailure {
+		t.Fatalf("exit %d: %s", code, te.err)
+	}
+	if !strings.Contains(te.err.String(), "/api/v1/groups") || !strings.Contains(te.err.String(), "429") {
+		t.Errorf("error should name the endpoint and the 429: %s", te.err)
+	}
+	s := openTestStore(t, "t.db")
+	snaps, _ := s.Snapshots(context.Background())
+	if len(snaps) != 0 {
+		t.Errorf("a failed snapshot must not be stored: %+v", snaps)
+	}
+}
+
+// Ctrl-C in the middle of fetching members: the pages fetched so far stay
+// as evidence, no snapshot is complete, the chain verifies, the run is
+// marked interrupted, and a re-run completes.
+func TestSnapshotInterrupted(t *testing.T) {
+	te := newTestEnv(t)
+	org := sandbox.Generate(sandbox.GenerateOptions{Seed: 7, Users: 300, SOXGroups: 12, NonSOXGroups: 2, Memberships: 1500, Now: sandbox.ReferenceNow})
+	fake := startOkta(t, te, org)
+	fake.SetLatency(20 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for fake.Requests().Count("GET", "") < 8 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	if code := te.run(ctx, "snapshot", "--review", "2026-Q4"); code != ExitInterrupted {
+		t.Fatalf("exit %d, want 130: %s", code, te.err)
+	}
+	s := openTestStore(t, "t.db")
+	snaps, _ := s.Snapshots(context.Background())
+	if len(snaps) != 0 {
+		t.Fatalf("interrupted snapshot stored: %+v", snaps)
+	}
+	pages, _ := s.FindEvidence(context.Background(), store.EvidenceFilter{Source: "okta"})
+	if len(pages) < 5 {
+		t.Fatalf("recorded pages %d, want the ones fetched before the interrupt", len(pages))
+	}
+	runs, _ := s.Runs(context.Background())
+	if len(runs) != 1 || runs[0].Status != store.RunInterrupted {
+		t.Fatalf("runs %+v", runs)
+	}
+	s.Close()
+	if code := te.run(context.Background(), "verify", "--db", "t.db"); code != 0 {
+		t.Fatalf("verify after interrupt: %d %s %s", code, te.out, te.err)
+	}
+	fake.SetLatency(0)
+	if code := te.run(context.Background(), "snapshot", "--review", "2026-Q4"); code != 0 {
+		t.Fatalf("re-run: %d %s", code, te.err)
+	}
+	if code := te.run(context.Background(), "verify", "--db", "t.db", "--rederive"); code != 0 {
+		t.Fatalf("verify after re-run: %d %s %s", code, te.out, te.err)
+	}
+}
+
+// A run left "running" by a crashed process is reported and marked
+// interrupted by the next command.
+func TestAbandonedRunMarkedByNextCommand(t *testing.T) {
+	te := newTestEnv(t)
+	startOkta(t, te, sandbox.ReferenceOrg())
+	if code := te.run(context.Background(), "init"); code != 0 {
+		t.Fatalf("init %d %s", code, te.err)
+	}
+	s, err := store.Open(context.Background(), "t.db", store.Options{Now: te.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StartRun(context.Background(), store.Run{Command: "snapshot", Args: "[]", ToolVersion: "test", Actor: "x", Host: "testhost", PID: 999999}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if code := te.run(context.Background(), "snapshot"); code != 0 {
+		t.Fatalf("snapshot %d %s", code, te.err)
+	}
+	if !strings.Contains(te.err.String(), "did not finish: marked interrupted") {
+		t.Errorf("no warning: %s", te.err)
+	}
+	rs := openTestStore(t, "t.db")
+	runs, _ := rs.Runs(context.Background())
+	if runs[1].Status != store.RunInterrupted {
+		t.Errorf("runs %+v", runs)
+	}
+}
+
+func TestSnapshotConfigErrors(t *testing.T) {
+	te := newTestEnv(t)
+	te.write(t, "uar.yaml", "db: t.db\n")
+	if code := te.run(context.Background(), "snapshot"); code != ExitUsage || !strings.Contains(te.err.String(), "okta.org_url not set") {
+		t.Fatalf("exit %d: %s", code, te.err)
+	}
+	te.write(t, "uar.yaml", "db: t.db\nokta:\n  org_url: http://127.0.0.1:9\n")
+	if code := te.run(context.Background(), "snapshot"); code != ExitUsage || !strings.Contains(te.err.String(), "UAR_OKTA_TOKEN") {
+		t.Fatalf("exit %d: %s", code, te.err)
+	}
+	if code := te.run(context.Background(), "snapshot", "--config", "nope.yaml"); code != ExitUsage || !strings.Contains(te.err.String(), "nope.yaml: file not found") {
+		t.Fatalf("exit %d: %s", code, te.err)
+	}
+}
