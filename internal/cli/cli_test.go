@@ -31,10 +31,10 @@ func newTestEnv(t *testing.T) *testEnv {
 	now := sandbox.ReferenceNow
 	te.Env = &Env{
 		Stdin: strings.NewReader(""), Stdout: te.out, Stderr: te.err,
-		Getenv:       func(k string) string { return te.vars[k] },
-		Now:          func() time.Time { return now },
-		HTTP:         &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
-		Version:      "test", Commit: "test",
+		Getenv:  func(k string) string { return te.vars[k] },
+		Now:     func() time.Time { return now },
+		HTTP:    &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		Version: "test", Commit: "test",
 		Hostname:     func() (string, error) { return "testhost", nil },
 		Username:     func() string { return "tester" },
 		PID:          os.Getpid(),

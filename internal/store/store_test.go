@@ -1,0 +1,158 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uar-dev/uar/queries"
+)
+
+var now = func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
+
+// shipped are the checksums of released migrations. A shipped migration is
+// never edited: change the schema with a new file instead.
+var shipped = map[string]string{
+	"0001_init.sql": "6dacea11f21eecc6dcd4ba8e98221899ea46a5e8a07735b9f918011fc5788a19",
+}
+
+func TestShippedMigrationsNeverChange(t *testing.T) {
+	ms := Migrations()
+	if len(ms) < len(shipped) {
+		t.Fatalf("a shipped migration was removed")
+	}
+	for _, m := range ms {
+		want, ok := shipped[m.Name]
+		if !ok {
+			t.Errorf("migration %s is not listed in shipped: add its checksum %s", m.Name, m.Checksum)
+			continue
+		}
+		if want != "" && want != m.Checksum {
+			t.Errorf("migration %s changed: checksum %s, shipped %s", m.Name, m.Checksum, want)
+		}
+	}
+}
+
+func TestOpenCreatesPrivateFileAndRefusesMissing(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "uar.db")
+	if _, err := Open(context.Background(), p, Options{Now: now}); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("open missing without Create: %v", err)
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatal("a missing store must not be created")
+	}
+	s, err := Open(context.Background(), p, Options{Create: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	fi, _ := os.Stat(p)
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	// Re-opening applies nothing new and keeps the recorded checksums.
+	s, err = Open(context.Background(), p, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
+
+func TestChangedMigrationIsRefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "uar.db")
+	s, err := Open(context.Background(), p, Options{Create: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WithTx(context.Background(), func(tx *Tx) error {
+		_, err := tx.tx.Exec(`UPDATE schema_migrations SET checksum = 'x' WHERE name = '0001_init.sql'`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = Open(context.Background(), p, Options{Now: now})
+	if err == nil || !strings.Contains(err.Error(), "was applied with checksum x") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestReadOnlyRefusesWrites(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "uar.db")
+	s, err := Open(context.Background(), p, Options{Create: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ro, err := Open(context.Background(), p, Options{ReadOnly: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := ro.Query(context.Background(), `DELETE FROM runs`); err == nil {
+		t.Fatal("write on a read-only store succeeded")
+	}
+	if err := ro.WithTx(context.Background(), func(*Tx) error { return nil }); err == nil {
+		t.Fatal("WithTx on a read-only store succeeded")
+	}
+}
+
+// Every embedded named query must compile against the migrated schema, so
+// broken SQL fails CI rather than an auditor.
+func TestEveryNamedQueryExplains(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "uar.db")
+	s, err := Open(context.Background(), p, Options{Create: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	qs := queries.List()
+	if len(qs) == 0 {
+		t.Fatal("no queries embedded")
+	}
+	for _, q := range qs {
+		var args []any
+		for _, prm := range q.Params {
+			args = append(args, Named(prm.Name, ""))
+		}
+		if err := s.Explain(context.Background(), q.SQL, args...); err != nil {
+			t.Errorf("query %s: %v", q.Name, err)
+		}
+	}
+	for _, v := range []string{"v_access", "v_findings", "v_decisions", "v_revocations", "v_evidence"} {
+		if err := s.Explain(context.Background(), "SELECT * FROM "+v); err != nil {
+			t.Errorf("view %s: %v", v, err)
+		}
+	}
+}
+
+// The auditor views are a contract (DESIGN §6.4): exact columns, in order.
+func TestAuditorViewColumns(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "uar.db")
+	s, err := Open(context.Background(), p, Options{Create: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := map[string]string{
+		"v_access":      "review,system,group_name,user_login,user_email,department,title,user_type,user_status,last_login,membership_source,decision,decided_by,decided_at,revocation_status,evidence_id",
+		"v_findings":    "review,rule_id,risk,system,user_login,group_name,title,detail,source,evidence_id",
+		"v_decisions":   "review,system,action,target,group_name,decided_by,decided_at,status,reason,jira_key,comment_id,evidence_id",
+		"v_revocations": "review,system,user_login,group_name,status,requested_by,executed_at,verified_at,okta_request_id,evidence_id",
+		"v_evidence":    "seq,id,run_id,source_system,query_name,query_text,executed_at,source_time,result_row_count,result_hash,entry_hash",
+	}
+	for v, cols := range want {
+		res, err := s.Query(context.Background(), "SELECT * FROM "+v+" LIMIT 0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(res.Columns, ","); got != cols {
+			t.Errorf("%s columns:\n got %s\nwant %s", v, got, cols)
+		}
+	}
+}
