@@ -576,3 +576,26 @@ func TestRecorderRedactsOAuthTokens(t *testing.T) {
 		t.Errorf("stored body %s", raw)
 	}
 }
+
+func TestCountRows(t *testing.T) {
+	for body, want := range map[string]int64{
+		``: 0, `[]`: 0, ` [ ] `: 0, `[1]`: 1, `[{"a":[1,2,{"b":"x,]"}]},{"c":"\\\"],"}]`: 2, `["a","b",3]`: 3,
+		`{"issues":[{},{}],"total":2}`: 2, `{"id":"x"}`: 1, `[1,`: 1, `not json`: 1,
+	} {
+		if got := countRows([]byte(body)); got != want {
+			t.Errorf("countRows(%s) = %d, want %d", body, got, want)
+		}
+	}
+}
+
+func TestRedactJSONSecretsOnlyStrings(t *testing.T) {
+	page := []byte(`[{"id":"00u1","credentials":{"password":{},"provider":{"type":"OKTA"}}}]`)
+	if got := redactJSONSecrets(page); !bytes.Equal(got, page) {
+		t.Errorf("a password object must pass untouched: %s", got)
+	}
+	tok := []byte(`{"access_token" : "abc\"def","password":"hunter2"}`)
+	got := string(redactJSONSecrets(tok))
+	if strings.Contains(got, "abc") || strings.Contains(got, "hunter2") {
+		t.Errorf("not redacted: %s", got)
+	}
+}

@@ -228,9 +228,8 @@ func countRows(b []byte) int64 {
 	}
 	switch t[0] {
 	case '[':
-		var a []json.RawMessage
-		if json.Unmarshal(t, &a) == nil {
-			return int64(len(a))
+		if n, ok := countArray(t); ok {
+			return n
 		}
 	case '{':
 		var m map[string]json.RawMessage
@@ -271,15 +270,89 @@ var secretJSONField = regexp.MustCompile(`"(access_token|refresh_token|id_token|
 // It works on the bytes (no decode/re-encode), so the rest of the body is
 // kept exactly as the server sent it.
 func redactJSONSecrets(b []byte) []byte {
-	hit := false
-	for _, k := range secretJSONKeys {
-		if bytes.Contains(b, []byte(`"`+k+`"`)) {
-			hit = true
-			break
-		}
-	}
-	if !hit {
+	if !hasSecretJSONString(b) {
 		return b
 	}
 	return secretJSONField.ReplaceAll(b, []byte(`"$1":"`+Redacted+`"`))
+}
+
+// hasSecretJSONString is the cheap pre-check: a secret key followed by a
+// string value. Okta user pages carry "password":{} on every user, which
+// must not send every page through the regexp.
+func hasSecretJSONString(b []byte) bool {
+	for _, k := range secretJSONKeys {
+		key := []byte(`"` + k + `"`)
+		for rest := b; ; {
+			i := bytes.Index(rest, key)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(key):]
+			j := 0
+			for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\n' || rest[j] == '\r') {
+				j++
+			}
+			if j < len(rest) && rest[j] == ':' {
+				j++
+				for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\n' || rest[j] == '\r') {
+					j++
+				}
+				if j < len(rest) && rest[j] == '"' {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// countArray counts the top-level elements of a JSON array without
+// decoding it (pages run to megabytes); ok is false if b is not a
+// well-nested array, and the caller then counts it as one result.
+func countArray(b []byte) (int64, bool) {
+	depth, n := 0, int64(0)
+	inString, escaped, seen := false, false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+			if depth == 1 {
+				seen = true
+			}
+		case '[', '{':
+			if depth == 1 {
+				seen = true
+			}
+			depth++
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				if seen {
+					n++
+				}
+				return n, true
+			}
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		case ' ', '\t', '\n', '\r':
+		default:
+			if depth == 1 {
+				seen = true
+			}
+		}
+	}
+	return 0, false
 }
