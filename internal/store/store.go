@@ -114,9 +114,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
-		// A 64 MiB page cache keeps a large snapshot transaction from
+		// A 16 MiB page cache (the default is 2 MiB) keeps a large snapshot transaction from
 		// spilling dirty pages to the WAL one by one.
-		q.Add("_pragma", "cache_size(-65536)")
+		q.Add("_pragma", "cache_size(-16384)")
 		q.Set("_txlock", "immediate")
 	}
 	q.Add("_pragma", "foreign_keys(ON)")
