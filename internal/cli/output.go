@@ -6,6 +6,7 @@ package cli
 // lists as []). Everything else goes to stderr through ui.
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,7 +37,9 @@ func writeTable(w io.Writer, tty bool, header []string, rows [][]string) error {
 		}
 		return tw.Flush()
 	}
-	var b strings.Builder
+	// Stream: a large result (hundreds of thousands of findings) must not
+	// be built up in memory first.
+	b := bufio.NewWriterSize(w, 64<<10)
 	b.WriteString(strings.Join(header, "\t"))
 	b.WriteByte('\n')
 	for _, r := range rows {
@@ -48,8 +51,7 @@ func writeTable(w io.Writer, tty bool, header []string, rows [][]string) error {
 		}
 		b.WriteByte('\n')
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.Flush()
 }
 
 var tsvEscaper = strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n", "\r", "\\r")

@@ -17,15 +17,12 @@
 package confluence
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -72,15 +69,9 @@ func (c Config) Validate() error {
 
 // Client talks to one Confluence site. It is safe for concurrent use.
 type Client struct {
-	cfg        Config
-	base       *url.URL
-	hc         *http.Client
-	userAgent  string
-	sleep      func(context.Context, time.Duration) error
-	now        func() time.Time
-	maxRetries int
-	maxWait    time.Duration
-	maxUpdate  int
+	cfg       Config
+	rest      httpx.REST // the shared request engine; options tune it
+	maxUpdate int
 }
 
 // Option customises a Client.
@@ -89,19 +80,19 @@ type Option func(*Client)
 // WithSleep replaces the wait between retries (tests record it instead of
 // waiting). The default waits on a timer and stops when ctx is done.
 func WithSleep(f func(context.Context, time.Duration) error) Option {
-	return func(c *Client) { c.sleep = f }
+	return func(c *Client) { c.rest.Sleep = f }
 }
 
 // WithClock supplies the current time, used only for a Retry-After given
 // as an HTTP date; without it the server's Date header is the reference.
-func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.rest.Now = now } }
 
 // WithUserAgent sets the User-Agent header (default "uar").
-func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+func WithUserAgent(ua string) Option { return func(c *Client) { c.rest.UserAgent = ua } }
 
 // WithMaxRetries bounds the retries of one call after 429/503/5xx
 // (default 4).
-func WithMaxRetries(n int) Option { return func(c *Client) { c.maxRetries = max(n, 0) } }
+func WithMaxRetries(n int) Option { return func(c *Client) { c.rest.MaxRetries = max(n, 0) } }
 
 // WithMaxUpdateAttempts bounds how many times UpdatePage re-reads and
 // re-writes after a 409 version conflict (default 5).
@@ -112,30 +103,33 @@ func New(cfg Config, hc *http.Client, opts ...Option) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
-	c := &Client{cfg: cfg, hc: hc, userAgent: "uar", sleep: sleepCtx, maxRetries: 4, maxWait: 60 * time.Second, maxUpdate: 5}
-	c.base, _ = url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	c := &Client{
+		cfg: cfg,
+		rest: httpx.REST{
+			Service:    "confluence",
+			BaseField:  "confluence.base_url",
+			BaseURL:    cfg.BaseURL,
+			HTTP:       hc,
+			User:       cfg.Email,
+			Password:   cfg.Token,
+			UserAgent:  "uar",
+			Sleep:      httpx.SleepContext,
+			MaxRetries: 4,
+			MaxWait:    60 * time.Second,
+			Decode:     decodeError,
+			OnFail:     unavailableHint,
+		},
+		maxUpdate: 5,
+	}
 	for _, o := range opts {
 		o(c)
 	}
 	return c
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 const authHint = "check confluence.email and UAR_CONFLUENCE_TOKEN (or UAR_JIRA_TOKEN), and that the account can see confluence.space; a scoped API token needs confluence.base_url https://api.atlassian.com/ex/confluence/<cloudId>"
 
+// call is one REST operation; see [httpx.Call].
 type call struct {
 	op         string
 	method     string
@@ -146,118 +140,22 @@ type call struct {
 	ok         []int
 }
 
-type attemptErr struct {
-	err   error
-	retry bool
-	wait  time.Duration // < 0: exponential backoff
-}
-
 func (c *Client) do(ctx context.Context, cl call, out any) error {
-	if c.base == nil || c.base.Host == "" {
-		return fmt.Errorf("confluence: %s: confluence.base_url %q is not an absolute URL", cl.op, c.cfg.BaseURL)
-	}
-	u, err := url.Parse(strings.TrimRight(c.base.String(), "/") + cl.path)
-	if err != nil {
-		return fmt.Errorf("confluence: %s: %w", cl.op, err)
-	}
-	u.RawQuery = cl.query.Encode()
-	var payload []byte
-	if cl.body != nil {
-		if payload, err = json.Marshal(cl.body); err != nil {
-			return fmt.Errorf("confluence: %s: encode request: %w", cl.op, err)
-		}
-	}
-	var last error
-	for attempt := 0; ; attempt++ {
-		ae := c.attempt(ctx, cl, u, payload, out)
-		if ae == nil {
-			return nil
-		}
-		last = ae.err
-		if !ae.retry || attempt >= c.maxRetries || ctx.Err() != nil {
-			break
-		}
-		wait := ae.wait
-		if wait < 0 {
-			wait = backoff(attempt)
-		}
-		if err := c.sleep(ctx, wait); err != nil {
-			return fmt.Errorf("confluence: %s: %w", cl.op, err)
-		}
-	}
+	return c.rest.Do(ctx, httpx.Call{Op: cl.op, Method: cl.method, Path: cl.path, Query: cl.query,
+		Body: cl.body, Idempotent: cl.idempotent, OK: cl.ok}, out)
+}
+
+// unavailableHint explains a 429 or 5xx that outlasted the retries (or
+// was not retried), unless the decoder already gave a better hint.
+func unavailableHint(last error, retries int) {
 	if se := (*httpx.StatusError)(nil); errors.As(last, &se) && (se.Status == 429 || se.Status >= 500) && se.Hint == "" {
-		se.Hint = fmt.Sprintf("Confluence is rate-limiting or unavailable after %d retries; re-run later (re-running updates the page, never duplicates it)", c.maxRetries)
+		se.Hint = fmt.Sprintf("Confluence is rate-limiting or unavailable after %d retries; re-run later (re-running updates the page, never duplicates it)", retries)
 	}
-	return fmt.Errorf("confluence: %s: %w", cl.op, last)
 }
 
-// backoff: 1s, 2s, 4s ... capped at 30s, without jitter (reproducible).
-func backoff(n int) time.Duration { return min(time.Second<<min(n, 5), 30*time.Second) }
-
-func (c *Client) attempt(ctx context.Context, cl call, u *url.URL, payload []byte, out any) *attemptErr {
-	var body io.Reader
-	if payload != nil {
-		body = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), body)
-	if err != nil {
-		return &attemptErr{err: err}
-	}
-	req.SetBasicAuth(c.cfg.Email, c.cfg.Token)
-	req.Header.Set("Accept", "application/json")
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("User-Agent", c.userAgent)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		if ctx.Err() != nil {
-			return &attemptErr{err: ctx.Err()}
-		}
-		return &attemptErr{err: fmt.Errorf("%s %s: %w", cl.method, httpx.RedactURL(u), err), retry: cl.idempotent, wait: -1}
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return &attemptErr{err: fmt.Errorf("%s %s: read response: %w", cl.method, httpx.RedactURL(u), err), retry: cl.idempotent, wait: -1}
-	}
-	if slices.Contains(cl.ok, resp.StatusCode) {
-		if out != nil && len(bytes.TrimSpace(raw)) > 0 {
-			if err := json.Unmarshal(raw, out); err != nil {
-				return &attemptErr{err: fmt.Errorf("%s %s: decode response: %w", cl.method, httpx.RedactURL(u), err)}
-			}
-		}
-		return nil
-	}
-	se := statusError(cl.method, u, resp, raw)
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests,
-		resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
-		return &attemptErr{err: se, retry: true, wait: c.retryAfter(resp, backoff(0))}
-	case resp.StatusCode >= 500 && cl.idempotent:
-		return &attemptErr{err: se, retry: true, wait: -1}
-	}
-	return &attemptErr{err: se}
-}
-
-func (c *Client) retryAfter(resp *http.Response, def time.Duration) time.Duration {
-	var now time.Time
-	if c.now != nil {
-		now = c.now()
-	} else if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
-		now = t
-	}
-	h := resp.Header.Get("Retry-After")
-	if now.IsZero() {
-		if _, err := http.ParseTime(h); err == nil {
-			return def
-		}
-	}
-	return httpx.RetryAfter(h, now, def, c.maxWait)
+// decodeError adapts [statusError] to [httpx.REST.Decode].
+func decodeError(method string, u *url.URL, resp *http.Response, raw []byte) error {
+	return statusError(method, u, resp, raw)
 }
 
 // statusError parses both error shapes Confluence uses: v2

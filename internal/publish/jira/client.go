@@ -22,12 +22,10 @@
 package jira
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -84,14 +82,8 @@ func (c Config) issueType() string {
 
 // Client talks to one Jira site. It is safe for concurrent use.
 type Client struct {
-	cfg        Config
-	base       *url.URL
-	hc         *http.Client
-	userAgent  string
-	sleep      func(context.Context, time.Duration) error
-	now        func() time.Time
-	maxRetries int
-	maxWait    time.Duration
+	cfg  Config
+	rest httpx.REST // the shared request engine; options tune it
 }
 
 // Option customises a Client.
@@ -101,20 +93,20 @@ type Option func(*Client)
 // they do not wait for real). The default waits on a timer and returns
 // early with ctx.Err() when ctx is cancelled.
 func WithSleep(f func(context.Context, time.Duration) error) Option {
-	return func(c *Client) { c.sleep = f }
+	return func(c *Client) { c.rest.Sleep = f }
 }
 
 // WithClock supplies the current time, used only to interpret a
 // Retry-After given as an HTTP date. Without it the server's Date header
 // is the reference, so the client never reads the local clock.
-func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.rest.Now = now } }
 
 // WithUserAgent sets the User-Agent header (default "uar").
-func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+func WithUserAgent(ua string) Option { return func(c *Client) { c.rest.UserAgent = ua } }
 
 // WithMaxRetries bounds how many times one call is retried after a 429,
 // a 503 or (for idempotent calls) a 5xx or transport error. Default 4.
-func WithMaxRetries(n int) Option { return func(c *Client) { c.maxRetries = max(n, 0) } }
+func WithMaxRetries(n int) Option { return func(c *Client) { c.rest.MaxRetries = max(n, 0) } }
 
 // New returns a client for cfg that sends its requests through hc (the CLI
 // passes a client whose Transport records evidence). cfg should have
@@ -124,14 +116,23 @@ func New(cfg Config, hc *http.Client, opts ...Option) *Client {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
 	c := &Client{
-		cfg:        cfg,
-		hc:         hc,
-		userAgent:  "uar",
-		sleep:      sleepCtx,
-		maxRetries: 4,
-		maxWait:    60 * time.Second,
+		cfg: cfg,
+		rest: httpx.REST{
+			Service:    "jira",
+			BaseField:  "jira.base_url",
+			BaseURL:    cfg.BaseURL,
+			HTTP:       hc,
+			User:       cfg.Email,
+			Password:   cfg.Token,
+			UserAgent:  "uar",
+			Sleep:      httpx.SleepContext,
+			MaxRetries: 4,
+			MaxWait:    60 * time.Second,
+			Decode:     statusError,
+			Check:      checkSeraph,
+			OnFail:     rateLimitHint,
+		},
 	}
-	c.base, _ = url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
 	for _, o := range opts {
 		o(c)
 	}
@@ -141,21 +142,7 @@ func New(cfg Config, hc *http.Client, opts ...Option) *Client {
 // Project returns the configured project key.
 func (c *Client) Project() string { return c.cfg.Project }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// call is one REST operation.
+// call is one REST operation; see [httpx.Call].
 type call struct {
 	op         string // for error messages: "create issue"
 	method     string
@@ -166,134 +153,37 @@ type call struct {
 	ok         []int // accepted statuses
 }
 
-// attemptErr is one failed attempt and whether it may be repeated; wait
-// < 0 means "use the exponential backoff".
-type attemptErr struct {
-	err   error
-	retry bool
-	wait  time.Duration
-}
-
 func (c *Client) do(ctx context.Context, cl call, out any) error {
-	if c.base == nil || c.base.Host == "" {
-		return fmt.Errorf("jira: %s: jira.base_url %q is not an absolute URL", cl.op, c.cfg.BaseURL)
+	return c.rest.Do(ctx, httpx.Call{Op: cl.op, Method: cl.method, Path: cl.path, Query: cl.query,
+		Body: cl.body, Idempotent: cl.idempotent, OK: cl.ok}, out)
+}
+
+// sleep waits d with the injected sleep (CreateIssueOnce between lookups).
+func (c *Client) sleep(ctx context.Context, d time.Duration) error {
+	if c.rest.Sleep == nil {
+		return httpx.SleepContext(ctx, d)
 	}
-	u, err := url.Parse(strings.TrimRight(c.base.String(), "/") + cl.path)
-	if err != nil {
-		return fmt.Errorf("jira: %s: %w", cl.op, err)
+	return c.rest.Sleep(ctx, d)
+}
+
+// backoff is [httpx.Backoff]: 1s, 2s, 4s ... capped at 30s.
+func backoff(n int) time.Duration { return httpx.Backoff(n) }
+
+// checkSeraph catches refused credentials on an accepted status: with bad
+// Basic credentials Jira may serve the request anonymously (200, empty
+// results) and say so only in this header.
+func checkSeraph(method string, u *url.URL, resp *http.Response) error {
+	if r := resp.Header.Get("X-Seraph-LoginReason"); r == "AUTHENTICATED_FAILED" || r == "AUTHENTICATION_DENIED" {
+		return &httpx.AuthError{Service: "jira", Err: fmt.Errorf("%s %s: login reason %s", method, httpx.RedactURL(u), r), Hint: authHint}
 	}
-	u.RawQuery = cl.query.Encode()
-	var payload []byte
-	if cl.body != nil {
-		var err error
-		if payload, err = json.Marshal(cl.body); err != nil {
-			return fmt.Errorf("jira: %s: encode request: %w", cl.op, err)
-		}
-	}
-	var last error
-	for attempt := 0; ; attempt++ {
-		ae := c.attempt(ctx, cl, u, payload, out)
-		if ae == nil {
-			return nil
-		}
-		last = ae.err
-		if !ae.retry || attempt >= c.maxRetries || ctx.Err() != nil {
-			break
-		}
-		wait := ae.wait
-		if wait < 0 {
-			wait = backoff(attempt)
-		}
-		if err := c.sleep(ctx, wait); err != nil {
-			return fmt.Errorf("jira: %s: %w", cl.op, err)
-		}
-	}
+	return nil
+}
+
+// rateLimitHint explains a 429 that outlasted every retry.
+func rateLimitHint(last error, retries int) {
 	if se := (*httpx.StatusError)(nil); errors.As(last, &se) && se.Status == http.StatusTooManyRequests {
-		se.Hint = fmt.Sprintf("Jira kept rate-limiting after %d retries; wait a few minutes and re-run (re-running updates, never duplicates)", c.maxRetries)
+		se.Hint = fmt.Sprintf("Jira kept rate-limiting after %d retries; wait a few minutes and re-run (re-running updates, never duplicates)", retries)
 	}
-	return fmt.Errorf("jira: %s: %w", cl.op, last)
-}
-
-// backoff is the wait before retry n+1 when the server gave no
-// Retry-After: 1s, 2s, 4s ... capped at 30s. No jitter, so runs stay
-// reproducible; one CLI process is not a thundering herd.
-func backoff(n int) time.Duration {
-	d := time.Second << min(n, 5)
-	return min(d, 30*time.Second)
-}
-
-func (c *Client) attempt(ctx context.Context, cl call, u *url.URL, payload []byte, out any) *attemptErr {
-	var body io.Reader
-	if payload != nil {
-		body = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), body)
-	if err != nil {
-		return &attemptErr{err: err}
-	}
-	req.SetBasicAuth(c.cfg.Email, c.cfg.Token)
-	req.Header.Set("Accept", "application/json")
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("User-Agent", c.userAgent)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		// *url.Error repeats the URL (with its query); keep only the cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		if ctx.Err() != nil {
-			return &attemptErr{err: ctx.Err()}
-		}
-		return &attemptErr{err: fmt.Errorf("%s %s: %w", cl.method, httpx.RedactURL(u), err), retry: cl.idempotent, wait: -1}
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return &attemptErr{err: fmt.Errorf("%s %s: read response: %w", cl.method, httpx.RedactURL(u), err), retry: cl.idempotent, wait: -1}
-	}
-	if slices.Contains(cl.ok, resp.StatusCode) {
-		// With bad Basic credentials Jira may serve the request anonymously
-		// (200, empty results) and say so only in this header.
-		if r := resp.Header.Get("X-Seraph-LoginReason"); r == "AUTHENTICATED_FAILED" || r == "AUTHENTICATION_DENIED" {
-			return &attemptErr{err: &httpx.AuthError{Service: "jira", Err: fmt.Errorf("%s %s: login reason %s", cl.method, httpx.RedactURL(u), r), Hint: authHint}}
-		}
-		if out != nil && len(bytes.TrimSpace(raw)) > 0 {
-			if err := json.Unmarshal(raw, out); err != nil {
-				return &attemptErr{err: fmt.Errorf("%s %s: decode response: %w", cl.method, httpx.RedactURL(u), err)}
-			}
-		}
-		return nil
-	}
-	se := statusError(cl.method, u, resp, raw)
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests,
-		resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
-		return &attemptErr{err: se, retry: true, wait: c.retryAfter(resp, backoff(0))}
-	case resp.StatusCode >= 500 && cl.idempotent:
-		return &attemptErr{err: se, retry: true, wait: -1}
-	}
-	return &attemptErr{err: se}
-}
-
-// retryAfter reads Retry-After relative to the injected clock, or to the
-// server's own Date header when no clock was injected.
-func (c *Client) retryAfter(resp *http.Response, def time.Duration) time.Duration {
-	var now time.Time
-	if c.now != nil {
-		now = c.now()
-	} else if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
-		now = t
-	}
-	h := resp.Header.Get("Retry-After")
-	if now.IsZero() {
-		if _, err := http.ParseTime(h); err == nil {
-			return def // an HTTP date with no reference time
-		}
-	}
-	return httpx.RetryAfter(h, now, def, c.maxWait)
 }
 
 const authHint = "check jira.email and UAR_JIRA_TOKEN (a scoped API token needs jira.base_url https://api.atlassian.com/ex/jira/<cloudId>); tokens expire after a year"
