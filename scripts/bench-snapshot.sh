@@ -20,8 +20,8 @@ RUNS=${RUNS:-3}
 USERS=${USERS:-50000}
 SOX_GROUPS=${SOX_GROUPS:-400}
 # Memberships are spread over the SOX and the 20 non-SOX groups the generator
-# adds; 525,000 in all puts about 500,000 in the 400 SOX groups the snapshot reads.
-MEMBERSHIPS=${MEMBERSHIPS:-525000}
+# adds; 545,000 in all puts about 500,000 in the 400 SOX groups the snapshot reads.
+MEMBERSHIPS=${MEMBERSHIPS:-545000}
 SEED=${SEED:-1}
 PAGE_SIZE=${PAGE_SIZE:-1000}
 CONCURRENCY=${CONCURRENCY:-4}

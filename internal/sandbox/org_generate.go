@@ -207,6 +207,12 @@ func Generate(o GenerateOptions) *Org {
 	sum := 0.0
 	for i, p := range perm {
 		weights[p] = 1 / math.Pow(float64(i+1), 0.7)
+		// Administrator groups are small in a real org: a tenth of the
+		// weight keeps "admin in several systems" to a few percent of
+		// users instead of most of them.
+		if strings.HasSuffix(org.Groups[p].Name, "-Admins") {
+			weights[p] /= 10
+		}
 		sum += weights[p]
 	}
 	sizes := make([]int, nGroups)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 
@@ -171,12 +172,29 @@ func (s *Store) LoadSnapshot(ctx context.Context, ids []int64) (*model.Snapshot,
 		return nil, fmt.Errorf("store: load memberships: %w", err)
 	}
 	defer rows.Close()
+	// Memberships are the bulk of a snapshot (500,000 rows in a large
+	// org): reuse the id strings already loaded instead of allocating two
+	// new ones per row.
+	known := make(map[string]string, len(snap.Groups)+len(snap.Users))
+	for _, g := range snap.Groups {
+		known[g.ID] = g.ID
+	}
+	for _, u := range snap.Users {
+		known[u.ID] = u.ID
+	}
+	sources := map[string]string{model.SourceDirect: model.SourceDirect, model.SourceRule: model.SourceRule, model.SourceApp: model.SourceApp}
+	intern := func(m map[string]string, b []byte) string {
+		if s, ok := m[string(b)]; ok {
+			return s
+		}
+		return string(b)
+	}
 	for rows.Next() {
-		var m model.Membership
-		if err := rows.Scan(&m.GroupID, &m.UserID, &m.Source); err != nil {
+		var g, u, src sql.RawBytes
+		if err := rows.Scan(&g, &u, &src); err != nil {
 			return nil, err
 		}
-		snap.Memberships = append(snap.Memberships, m)
+		snap.Memberships = append(snap.Memberships, model.Membership{GroupID: intern(known, g), UserID: intern(known, u), Source: intern(sources, src)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
