@@ -52,8 +52,9 @@ groups SOX-*), score the risks, publish the review to Confluence, Jira and
 Slack, record the owners' decisions, revoke what they revoke, and leave a
 tamper-evident SQLite evidence store an auditor can verify offline.
 
-Every command records what it did in the store (--db, default uar.db). The
-store-only commands (verify, query) need no config file and no secrets.`,
+Every command that changes the store records its run there (--db, default
+uar.db). The auditor's commands (verify, query) open it read-only and need
+no config file, no secrets and no network.`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
