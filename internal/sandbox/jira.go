@@ -856,6 +856,19 @@ func (j *Jira) search(w http.ResponseWriter, r *http.Request, body []byte) {
 		jiraError(w, 400, []string{"Error in the JQL Query: " + err.Error()}, nil)
 		return
 	}
+	// Real Jira refuses a JQL naming a project that does not exist (or
+	// that the caller cannot see) rather than returning no issues.
+	for _, c := range cls {
+		if c.field != "project" || c.op == "!=" {
+			continue
+		}
+		for _, v := range c.values {
+			if !slices.ContainsFunc(j.opts.Projects, func(p string) bool { return strings.EqualFold(p, v) }) {
+				jiraError(w, 400, []string{fmt.Sprintf("The value '%s' does not exist for the field 'project'.", v)}, nil)
+				return
+			}
+		}
+	}
 	start := 0
 	if in.NextPageToken != "" {
 		b, err := base64.RawURLEncoding.DecodeString(in.NextPageToken)

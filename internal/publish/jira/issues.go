@@ -357,7 +357,13 @@ func (c *Client) FindByLabels(ctx context.Context, project string, labels []stri
 		b.WriteString(" AND labels = " + JQLString(l))
 	}
 	b.WriteString(" ORDER BY key ASC")
-	return c.SearchJQL(ctx, b.String(), nil)
+	out, err := c.SearchJQL(ctx, b.String(), nil)
+	var se *httpx.StatusError
+	if errors.As(err, &se) && se.Status == http.StatusBadRequest && strings.Contains(se.Message, "for the field 'project'") {
+		// Jira refuses JQL over a project it does not know (or hides).
+		return nil, fmt.Errorf("jira: jira.project %q does not exist or this account cannot see it: %w", project, err)
+	}
+	return out, err
 }
 
 // Comment is a Jira comment. Text is Body flattened by ADFText, one line

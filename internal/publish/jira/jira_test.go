@@ -555,3 +555,14 @@ func TestParseTime(t *testing.T) {
 		t.Error("garbage must fail")
 	}
 }
+
+func TestFindByLabelsUnknownProjectNamesSetting(t *testing.T) {
+	e := newEnv(t, sandbox.JiraOptions{}, func(c *jira.Config) { c.Project = "NOPE" })
+	_, err := e.client.FindByLabels(context.Background(), "NOPE", []string{"uar"})
+	if err == nil || !strings.Contains(err.Error(), `jira.project "NOPE" does not exist`) {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), testToken) {
+		t.Fatal("token in error")
+	}
+}
