@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,4 +65,16 @@ func openTestStore(t *testing.T, path string) *store.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+func TestReportErrorNeverPrintsSecrets(t *testing.T) {
+	te := newTestEnv(t)
+	te.vars[EnvSlackToken] = "xoxb-secret-value-123"
+	code := reportError(te.Env, fmt.Errorf("slack: upstream said: bad token xoxb-secret-value-123"), true)
+	if code != ExitFailure {
+		t.Fatalf("code %d", code)
+	}
+	if strings.Contains(te.err.String(), "xoxb-secret-value-123") || !strings.Contains(te.err.String(), "[REDACTED]") {
+		t.Fatalf("stderr: %s", te.err)
+	}
 }

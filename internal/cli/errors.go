@@ -121,7 +121,9 @@ func reportError(env *Env, err error, jsonOut bool) int {
 	if err == nil {
 		return code
 	}
-	msg := err.Error()
+	// Defence in depth: no secret from the environment is ever printed,
+	// whatever an upstream library put in its error text.
+	msg := scrubSecrets(env, err.Error())
 	if code == ExitInterrupted {
 		msg = "interrupted"
 	}
