@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -89,14 +91,14 @@ func runQuery(ctx context.Context, env *Env, g *globalOptions, o *queryOptions, 
 		return err
 	}
 	defer st.Close()
-	res, err := st.Query(ctx, text, bind...)
+	err = streamResult(ctx, env, g, st, text, bind)
 	if err != nil {
 		if strings.Contains(err.Error(), "readonly") || strings.Contains(err.Error(), "read-only") {
 			return usageErrorf("query: the store is opened read-only; writes are refused (%v)", err)
 		}
 		return fmt.Errorf("query: %w", err)
 	}
-	return writeResult(env, g, res)
+	return nil
 }
 
 func bindParams(env *Env, q queries.Query, kvs []string) ([]any, error) {
@@ -159,16 +161,79 @@ func listQueries(env *Env, g *globalOptions) error {
 	return writeTable(env.Stdout, env.StdoutTTY, []string{"NAME", "DESCRIPTION", "PARAMS"}, rows)
 }
 
-func writeResult(env *Env, g *globalOptions, res *store.Result) error {
-	if g.json {
-		return writeJSON(env.Stdout, res)
+// streamResult prints a query's rows as they come: TSV when piped, the
+// JSON document written row by row, so a 500,000-row result never sits in
+// memory. Only the aligned terminal table is buffered (to align it).
+func streamResult(ctx context.Context, env *Env, g *globalOptions, st *store.Store, text string, bind []any) error {
+	w := bufio.NewWriterSize(env.Stdout, 64<<10)
+	var header []string
+	var buffered [][]string
+	n := 0
+	err := st.QueryEach(ctx, text, bind, func(cols []string) error {
+		header = cols
+		if g.json {
+			b, err := json.Marshal(cols)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "{\n  \"columns\": %s,\n  \"rows\": [", b)
+		} else if !env.StdoutTTY {
+			return writeTSVRow(w, cols)
+		}
+		return nil
+	}, func(row []any) error {
+		switch {
+		case g.json:
+			b, err := json.Marshal(row)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				w.WriteByte(',')
+			}
+			w.WriteString("\n    ")
+			w.Write(b)
+		case env.StdoutTTY:
+			cells := make([]string, len(row))
+			for i, v := range row {
+				cells[i] = cellString(v)
+			}
+			buffered = append(buffered, cells)
+		default:
+			cells := make([]string, len(row))
+			for i, v := range row {
+				cells[i] = cellString(v)
+			}
+			if err := writeTSVRow(w, cells); err != nil {
+				return err
+			}
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	rows := make([][]string, len(res.Rows))
-	for i, r := range res.Rows {
-		rows[i] = make([]string, len(r))
-		for j, v := range r {
-			rows[i][j] = cellString(v)
+	switch {
+	case g.json:
+		if n > 0 {
+			w.WriteString("\n  ")
+		}
+		w.WriteString("]\n}\n")
+	case env.StdoutTTY:
+		if err := writeTable(w, true, header, buffered); err != nil {
+			return err
 		}
 	}
-	return writeTable(env.Stdout, env.StdoutTTY, res.Columns, rows)
+	return w.Flush()
+}
+
+func writeTSVRow(w *bufio.Writer, cells []string) error {
+	for i, c := range cells {
+		if i > 0 {
+			w.WriteByte('\t')
+		}
+		w.WriteString(tsvCell(c))
+	}
+	return w.WriteByte('\n')
 }

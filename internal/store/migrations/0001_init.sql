@@ -197,6 +197,8 @@ CREATE TABLE decisions (
     evidence_id     TEXT NOT NULL
 );
 CREATE INDEX decisions_review ON decisions(review, pass_id);
+CREATE INDEX decisions_review_id ON decisions(review, id);
+CREATE INDEX decisions_lookup ON decisions(review, system, lower(target), status);
 
 CREATE TABLE revocations (
     id              INTEGER PRIMARY KEY,
@@ -215,7 +217,7 @@ CREATE TABLE revocations (
     okta_request_id TEXT NOT NULL DEFAULT '',
     evidence_id     TEXT NOT NULL
 );
-CREATE INDEX revocations_review ON revocations(review, system, user_id, group_id, id);
+CREATE INDEX revocations_membership ON revocations(review, group_id, user_id, id);
 
 -- Auditor views (DESIGN §6.4): a stable contract.
 CREATE VIEW v_evidence AS
@@ -231,39 +233,46 @@ FROM snapshots s
 WHERE s.id = (SELECT max(s2.id) FROM snapshots s2
               WHERE s2.review = s.review AND s2.source = s.source AND s2.system = s.system);
 
+-- The latest decisions pass of each review.
 CREATE VIEW v_current_decisions AS
 SELECT d.* FROM decisions d
-WHERE d.pass_id = (SELECT d2.pass_id FROM decisions d2 WHERE d2.review = d.review
-                   ORDER BY d2.id DESC LIMIT 1);
+WHERE d.pass_id = (SELECT x.pass_id FROM decisions x WHERE x.review = d.review ORDER BY x.id DESC LIMIT 1);
 
+-- The latest revocation row of each membership.
+CREATE VIEW v_latest_revocations AS
+SELECT r.* FROM revocations r
+WHERE r.id = (SELECT max(x.id) FROM revocations x
+              WHERE x.review = r.review AND x.group_id = r.group_id AND x.user_id = r.user_id);
+
+-- The decision that stands for a membership: an accepted decision of the
+-- review's latest pass about that user in that system; one naming the group
+-- beats one about all of the user's access in the system (DESIGN §8), then
+-- the latest by decided_at and id. A decision's target is matched
+-- case-insensitively with the user's email (the decisions pass records the
+-- snapshot's email for an address given as a login). Written as indexed
+-- lookups per membership so the view stays fast at 500,000 rows.
 CREATE VIEW v_access AS
 SELECT c.review, g.system, g.name AS group_name, u.login AS user_login, u.email AS user_email,
        u.department, u.title, u.user_type, u.status AS user_status, u.last_login,
        m.source AS membership_source,
-       COALESCE((SELECT CASE d.action WHEN 'REVOKE' THEN 'revoked' ELSE 'certified' END
-                 FROM v_current_decisions d
-                 WHERE d.review = c.review AND d.system = g.system AND d.status = 'accepted'
-                   AND lower(d.target) IN (lower(u.email), lower(u.login))
-                   AND (d.group_name = '' OR d.group_name = g.name)
-                 ORDER BY d.group_name = '' , d.decided_at DESC, d.id DESC LIMIT 1), 'pending') AS decision,
-       COALESCE((SELECT d.decided_by FROM v_current_decisions d
-                 WHERE d.review = c.review AND d.system = g.system AND d.status = 'accepted'
-                   AND lower(d.target) IN (lower(u.email), lower(u.login))
-                   AND (d.group_name = '' OR d.group_name = g.name)
-                 ORDER BY d.group_name = '', d.decided_at DESC, d.id DESC LIMIT 1), '') AS decided_by,
-       COALESCE((SELECT d.decided_at FROM v_current_decisions d
-                 WHERE d.review = c.review AND d.system = g.system AND d.status = 'accepted'
-                   AND lower(d.target) IN (lower(u.email), lower(u.login))
-                   AND (d.group_name = '' OR d.group_name = g.name)
-                 ORDER BY d.group_name = '', d.decided_at DESC, d.id DESC LIMIT 1), '') AS decided_at,
-       COALESCE((SELECT r.status FROM revocations r
-                 WHERE r.review = c.review AND r.group_id = m.group_id AND r.user_id = m.user_id
-                 ORDER BY r.id DESC LIMIT 1), '') AS revocation_status,
+       CASE d.action WHEN 'REVOKE' THEN 'revoked' WHEN 'CERTIFY' THEN 'certified' ELSE 'pending' END AS decision,
+       COALESCE(d.decided_by, '') AS decided_by,
+       COALESCE(d.decided_at, '') AS decided_at,
+       COALESCE(r.status, '') AS revocation_status,
        m.evidence_id
 FROM v_current_snapshots c
 JOIN snapshot_memberships m ON m.snapshot_id = c.snapshot_id
 JOIN snapshot_groups g ON g.snapshot_id = m.snapshot_id AND g.group_id = m.group_id
-JOIN snapshot_users u ON u.snapshot_id = m.snapshot_id AND u.user_id = m.user_id;
+JOIN snapshot_users u ON u.snapshot_id = m.snapshot_id AND u.user_id = m.user_id
+LEFT JOIN decisions d ON d.id = (
+    SELECT x.id FROM decisions x
+    WHERE x.review = c.review AND x.system = g.system AND lower(x.target) = lower(u.email)
+      AND x.status = 'accepted' AND x.group_name IN (g.name, '')
+      AND x.pass_id = (SELECT p.pass_id FROM decisions p WHERE p.review = c.review ORDER BY p.id DESC LIMIT 1)
+    ORDER BY x.group_name = '', x.decided_at DESC, x.id DESC LIMIT 1)
+LEFT JOIN revocations r ON r.id = (
+    SELECT max(x.id) FROM revocations x
+    WHERE x.review = c.review AND x.group_id = m.group_id AND x.user_id = m.user_id);
 
 CREATE VIEW v_current_scorings AS
 SELECT s.* FROM scorings s
@@ -285,6 +294,4 @@ FROM v_current_decisions;
 CREATE VIEW v_revocations AS
 SELECT review, system, user_login, group_name, status, requested_by, executed_at, verified_at,
        okta_request_id, evidence_id
-FROM revocations r
-WHERE r.id = (SELECT max(r2.id) FROM revocations r2
-              WHERE r2.review = r.review AND r2.group_id = r.group_id AND r2.user_id = r.user_id);
+FROM v_latest_revocations;
