@@ -64,15 +64,11 @@ type Confluence struct {
 	opts ConfluenceOptions
 	log  RequestLog
 
-	mu         sync.Mutex
-	pages      []*ConfluencePage
-	nextID     int
-	conflicts  int
-	fail429    int
-	retryAfter string
-	fail5xx    int
-	status5xx  int
-	latency    time.Duration
+	mu        sync.Mutex
+	pages     []*ConfluencePage
+	nextID    int
+	conflicts int
+	faults    faults
 }
 
 // NewConfluence returns a fake Confluence with no pages.
@@ -148,11 +144,7 @@ func (c *Confluence) InjectConflicts(n int) {
 
 // Inject429 makes the next n requests answer 429 with the given
 // Retry-After (empty: no header).
-func (c *Confluence) Inject429(n int, retryAfter string) {
-	c.mu.Lock()
-	c.fail429, c.retryAfter = n, retryAfter
-	c.mu.Unlock()
-}
+func (c *Confluence) Inject429(n int, retryAfter string) { c.faults.inject429(n, retryAfter) }
 
 // Inject5xx makes the next n requests answer status (503 if 0:
 // "Confluence down") without doing anything.
@@ -160,17 +152,11 @@ func (c *Confluence) Inject5xx(n, status int) {
 	if status == 0 {
 		status = http.StatusServiceUnavailable
 	}
-	c.mu.Lock()
-	c.fail5xx, c.status5xx = n, status
-	c.mu.Unlock()
+	c.faults.inject5xx(n, status)
 }
 
 // SetLatency delays every response by d.
-func (c *Confluence) SetLatency(d time.Duration) {
-	c.mu.Lock()
-	c.latency = d
-	c.mu.Unlock()
-}
+func (c *Confluence) SetLatency(d time.Duration) { c.faults.setLatency(d) }
 
 func (c *Confluence) find(id string) *ConfluencePage {
 	for _, p := range c.pages {
@@ -252,42 +238,24 @@ func (c *Confluence) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		c.log.Add(Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: string(body), Status: rec.status})
 	}()
-	c.mu.Lock()
-	lat := c.latency
-	c.mu.Unlock()
-	if lat > 0 {
-		t := time.NewTimer(lat)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
-	}
+	c.faults.delay(r)
 	email, token, ok := r.BasicAuth()
 	if !ok || subtle.ConstantTimeCompare([]byte(email), []byte(c.opts.Email)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(token), []byte(c.opts.Token)) != 1 {
 		confluenceError(rec, http.StatusUnauthorized, "UNAUTHORIZED", "Unauthorized; scope does not match")
 		return
 	}
-	c.mu.Lock()
-	if c.fail429 > 0 {
-		c.fail429--
-		ra := c.retryAfter
-		c.mu.Unlock()
+	switch st, ra := c.faults.next(); {
+	case st == http.StatusTooManyRequests:
 		if ra != "" {
 			rec.Header().Set("Retry-After", ra)
 		}
-		confluenceError(rec, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Rate limit exceeded")
+		confluenceError(rec, st, "TOO_MANY_REQUESTS", "Rate limit exceeded")
 		return
-	}
-	if c.fail5xx > 0 {
-		c.fail5xx--
-		st := c.status5xx
-		c.mu.Unlock()
+	case st != 0:
 		confluenceError(rec, st, "SERVICE_UNAVAILABLE", "Confluence is temporarily unavailable")
 		return
 	}
-	c.mu.Unlock()
 
 	if len(body) > confluenceMaxBody {
 		confluenceError(rec, http.StatusRequestEntityTooLarge, "REQUEST_ENTITY_TOO_LARGE", "Request body exceeds the 5 MB limit")

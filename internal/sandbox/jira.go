@@ -81,12 +81,8 @@ type Jira struct {
 	nextIssue   int
 	nextComment int
 	hidden      map[string]bool
-	fail429     int
-	retryAfter  string
-	fail5xx     int
-	status5xx   int
 	lostCreates int
-	latency     time.Duration
+	faults      faults
 	reqID       int
 }
 
@@ -142,11 +138,7 @@ func (j *Jira) Issues() []JiraIssue {
 
 // Inject429 makes the next n requests answer 429 with the given
 // Retry-After header (empty: no header).
-func (j *Jira) Inject429(n int, retryAfter string) {
-	j.mu.Lock()
-	j.fail429, j.retryAfter = n, retryAfter
-	j.mu.Unlock()
-}
+func (j *Jira) Inject429(n int, retryAfter string) { j.faults.inject429(n, retryAfter) }
 
 // Inject5xx makes the next n requests answer status (500 if 0) without
 // doing anything.
@@ -154,9 +146,7 @@ func (j *Jira) Inject5xx(n, status int) {
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
-	j.mu.Lock()
-	j.fail5xx, j.status5xx = n, status
-	j.mu.Unlock()
+	j.faults.inject5xx(n, status)
 }
 
 // LoseCreateResponses makes the next n issue creates succeed but answer
@@ -169,11 +159,7 @@ func (j *Jira) LoseCreateResponses(n int) {
 }
 
 // SetLatency delays every response by d (benchmarks, timeouts).
-func (j *Jira) SetLatency(d time.Duration) {
-	j.mu.Lock()
-	j.latency = d
-	j.mu.Unlock()
-}
+func (j *Jira) SetLatency(d time.Duration) { j.faults.setLatency(d) }
 
 // HideEmail hides (or shows) an author's emailAddress in comments, as
 // Jira does under the user's privacy settings.
@@ -270,18 +256,11 @@ func (j *Jira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	j.mu.Lock()
 	j.reqID++
-	rid, lat := j.reqID, j.latency
+	rid := j.reqID
 	j.mu.Unlock()
 	rec.Header().Set("X-Arequestid", fmt.Sprintf("fake-%d", rid))
 	rec.Header().Set("Atl-Traceid", fmt.Sprintf("trace%08d", rid))
-	if lat > 0 {
-		t := time.NewTimer(lat)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
-	}
+	j.faults.delay(r)
 
 	email, token, ok := r.BasicAuth()
 	if !ok || subtle.ConstantTimeCompare([]byte(email), []byte(j.opts.Email)) != 1 ||
@@ -293,26 +272,18 @@ func (j *Jira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	j.mu.Lock()
-	if j.fail429 > 0 {
-		j.fail429--
-		ra := j.retryAfter
-		j.mu.Unlock()
+	switch st, ra := j.faults.next(); {
+	case st == http.StatusTooManyRequests:
 		if ra != "" {
 			rec.Header().Set("Retry-After", ra)
 		}
 		rec.Header().Set("RateLimit-Reason", "jira-burst-based")
-		jiraError(rec, http.StatusTooManyRequests, []string{"Rate limit exceeded."}, nil)
+		jiraError(rec, st, []string{"Rate limit exceeded."}, nil)
 		return
-	}
-	if j.fail5xx > 0 {
-		j.fail5xx--
-		st := j.status5xx
-		j.mu.Unlock()
+	case st != 0:
 		jiraError(rec, st, []string{"Internal server error"}, nil)
 		return
 	}
-	j.mu.Unlock()
 
 	p := strings.TrimSuffix(r.URL.Path, "/")
 	const api = "/rest/api/3"

@@ -95,3 +95,65 @@ func readBody(r *http.Request) []byte {
 	b, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
 	return b
 }
+
+// faults is the fault injection the Atlassian fakes share: the next N
+// requests answer 429 (with a Retry-After) or a 5xx, and every response can
+// be delayed. It has its own lock, so it is safe to change while serving.
+type faults struct {
+	mu         sync.Mutex
+	fail429    int
+	retryAfter string
+	fail5xx    int
+	status5xx  int
+	latency    time.Duration
+}
+
+func (f *faults) inject429(n int, retryAfter string) {
+	f.mu.Lock()
+	f.fail429, f.retryAfter = n, retryAfter
+	f.mu.Unlock()
+}
+
+func (f *faults) inject5xx(n, status int) {
+	f.mu.Lock()
+	f.fail5xx, f.status5xx = n, status
+	f.mu.Unlock()
+}
+
+func (f *faults) setLatency(d time.Duration) {
+	f.mu.Lock()
+	f.latency = d
+	f.mu.Unlock()
+}
+
+// delay waits the configured latency, or until the request is abandoned.
+func (f *faults) delay(r *http.Request) {
+	f.mu.Lock()
+	lat := f.latency
+	f.mu.Unlock()
+	if lat <= 0 {
+		return
+	}
+	t := time.NewTimer(lat)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+}
+
+// next uses up one injected failure: status 429 (with retryAfter, which
+// may be empty), a 5xx status, or 0 when the request should be served.
+func (f *faults) next() (status int, retryAfter string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.fail429 > 0:
+		f.fail429--
+		return http.StatusTooManyRequests, f.retryAfter
+	case f.fail5xx > 0:
+		f.fail5xx--
+		return f.status5xx, ""
+	}
+	return 0, ""
+}
