@@ -139,3 +139,24 @@ func RetryAfter(h string, now time.Time, def, max time.Duration) time.Duration {
 }
 
 const httpDateLayout = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+// CheckBasicAuth validates the settings of a service that uses HTTP basic
+// auth with an email and an API token (Jira, Confluence): the base URL
+// (CheckEndpoint), the email (emailField; emailNote is appended when it is
+// empty) and the token (tokenMissing is the whole message when it is not
+// set). Errors name the setting, never the token's value.
+func CheckBasicAuth(baseField, baseURL, emailField, email, emailNote, token, tokenMissing string) []error {
+	var errs []error
+	if err := CheckEndpoint(baseField, baseURL); err != nil {
+		errs = append(errs, err)
+	}
+	if strings.TrimSpace(email) == "" {
+		errs = append(errs, errors.New(emailField+": is empty"+emailNote))
+	} else if !strings.Contains(email, "@") {
+		errs = append(errs, fmt.Errorf("%s: %q is not an email address", emailField, email))
+	}
+	if token == "" {
+		errs = append(errs, errors.New(tokenMissing))
+	}
+	return errs
+}

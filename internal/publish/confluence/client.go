@@ -43,18 +43,8 @@ type Config struct {
 // Validate checks the configuration without contacting Confluence. Errors
 // name the config key and never contain the token.
 func (c Config) Validate() error {
-	var errs []error
-	if err := httpx.CheckEndpoint("confluence.base_url", c.BaseURL); err != nil {
-		errs = append(errs, err)
-	}
-	if strings.TrimSpace(c.Email) == "" {
-		errs = append(errs, errors.New("confluence.email: is empty (it defaults to jira.email)"))
-	} else if !strings.Contains(c.Email, "@") {
-		errs = append(errs, fmt.Errorf("confluence.email: %q is not an email address", c.Email))
-	}
-	if c.Token == "" {
-		errs = append(errs, errors.New("UAR_CONFLUENCE_TOKEN: is not set (nor UAR_JIRA_TOKEN)"))
-	}
+	errs := httpx.CheckBasicAuth("confluence.base_url", c.BaseURL, "confluence.email", c.Email, " (it defaults to jira.email)",
+		c.Token, "UAR_CONFLUENCE_TOKEN: is not set (nor UAR_JIRA_TOKEN)")
 	switch {
 	case strings.TrimSpace(c.Space) == "":
 		errs = append(errs, errors.New("confluence.space: is empty"))

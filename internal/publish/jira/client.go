@@ -52,18 +52,7 @@ type Config struct {
 // the config key (jira.base_url, jira.email, UAR_JIRA_TOKEN, jira.project)
 // and never contain the token.
 func (c Config) Validate() error {
-	var errs []error
-	if err := httpx.CheckEndpoint("jira.base_url", c.BaseURL); err != nil {
-		errs = append(errs, err)
-	}
-	if strings.TrimSpace(c.Email) == "" {
-		errs = append(errs, errors.New("jira.email: is empty"))
-	} else if !strings.Contains(c.Email, "@") {
-		errs = append(errs, fmt.Errorf("jira.email: %q is not an email address", c.Email))
-	}
-	if c.Token == "" {
-		errs = append(errs, errors.New("UAR_JIRA_TOKEN: is not set"))
-	}
+	errs := httpx.CheckBasicAuth("jira.base_url", c.BaseURL, "jira.email", c.Email, "", c.Token, "UAR_JIRA_TOKEN: is not set")
 	switch {
 	case strings.TrimSpace(c.Project) == "":
 		errs = append(errs, errors.New("jira.project: is empty"))
