@@ -121,9 +121,10 @@ func firstGroup(s model.SystemReview) string {
 // JiraDescription renders the description of system s's ticket as an ADF
 // document: the risk summary first (access count, findings by risk, the
 // highest risk), the findings as bullet sentences, the decision syntax
-// with examples and who may decide, the deadline (UTC date) and the link
-// to the Confluence page (s.PageURL when the access table is on a child
-// page, else v.PageURL). The result is compact JSON of the form
+// with examples and who may decide, the deadline (UTC date) and the links
+// to the Confluence review page (v.PageURL: audit metadata, ledger head,
+// revocation records) and, when the access table is on a child page, to
+// that page too (s.PageURL). The result is compact JSON of the form
 // {"type":"doc","version":1,"content":[...]}.
 func JiraDescription(v model.ReviewView, s model.SystemReview) (json.RawMessage, error) {
 	name := s.System.Name
@@ -183,13 +184,17 @@ func JiraDescription(v model.ReviewView, s model.SystemReview) (json.RawMessage,
 			adfPara(adfText("Decide by "), adfStrong(utcDate(v.Deadline)), adfText(" (UTC).")))
 	}
 
-	page := v.PageURL
-	label := "UAR " + v.Review + " review page"
-	if s.PageURL != "" {
-		page, label = s.PageURL, "UAR "+v.Review+" – "+name+" access"
-	}
-	if webURL(page) != "" {
-		blocks = append(blocks, adfPara(adfText("The full access list and the audit metadata are on the Confluence page: "), adfLink(label, page), adfText(".")))
+	// The review page carries the audit metadata, the ledger head and the
+	// revocation records; a large access table has its own child page.
+	mainLabel := "UAR " + v.Review + " review page"
+	switch main, child := webURL(v.PageURL) != "", webURL(s.PageURL) != ""; {
+	case main && child:
+		blocks = append(blocks, adfPara(adfText("The full access list is on the Confluence page "), adfLink("UAR "+v.Review+" – "+name+" access", s.PageURL),
+			adfText("; the audit metadata, the ledger head and the revocation records are on the "), adfLink(mainLabel, v.PageURL), adfText(".")))
+	case main:
+		blocks = append(blocks, adfPara(adfText("The full access list and the audit metadata are on the Confluence page: "), adfLink(mainLabel, v.PageURL), adfText(".")))
+	case child:
+		blocks = append(blocks, adfPara(adfText("The full access list is on the Confluence page: "), adfLink("UAR "+v.Review+" – "+name+" access", s.PageURL), adfText(".")))
 	}
 	blocks = append(blocks, adfPara(adfText(fmt.Sprintf("Run %s · ledger head %s · uar %s", v.RunID, v.LedgerHead, v.ToolVersion))))
 

@@ -91,6 +91,32 @@ func TestJiraDescriptionGolden(t *testing.T) {
 	}
 }
 
+// A system whose access table moved to a child page links both pages: the
+// child for the table, the review page for the ledger head and the
+// revocation records.
+func TestJiraDescriptionLinksReviewAndChildPage(t *testing.T) {
+	v := fixtureView()
+	v.Systems[0].PageURL = "https://acme.atlassian.net/wiki/spaces/SOX/pages/98766"
+	b, err := JiraDescription(v, v.Systems[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	for _, want := range []string{`"href":"https://acme.atlassian.net/wiki/spaces/SOX/pages/98766"`, `"href":"` + v.PageURL + `"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("description lacks the link %s:\n%s", want, got)
+		}
+	}
+	// Without a child page, only the review page is linked.
+	b, err = JiraDescription(v, v.Systems[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), `"type":"link"`); n != 1 || !strings.Contains(string(b), v.PageURL) {
+		t.Errorf("%d links, want the review page only:\n%s", n, b)
+	}
+}
+
 func TestSlackSummaryGolden(t *testing.T) {
 	v := fixtureView()
 	blocks, fallback, err := SlackSummary(v)

@@ -67,6 +67,18 @@ func openTestStore(t *testing.T, path string) *store.Store {
 	return s
 }
 
+// must fails the test on a read error, so no assertion ever runs on the
+// zero value of a failed read: must(s.Runs(ctx))(t).
+func must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		return v
+	}
+}
+
 func TestReportErrorNeverPrintsSecrets(t *testing.T) {
 	te := newTestEnv(t)
 	te.vars[EnvSlackToken] = "xoxb-secret-value-123"

@@ -134,8 +134,10 @@ okta:
   max_requests_per_minute: 300    # stay well under the org's limit; 429s are honoured too
   auth_mode: ssws                 # ssws (UAR_OKTA_TOKEN) or private_key (OAuth service app)
   # client_id: 0oa...             # private_key only
+  # scopes: [okta.groups.read, okta.users.read, okta.groups.manage, okta.logs.read]
   # private_key_file: okta.pem    # private_key only: a path, never the key itself
-  # request_timeout: 120s
+  # private_key_id: ""            # private_key only: the key id (kid), if registered with one
+  # request_timeout: 2m0s         # per Okta call, retries included
 
 jira:
   base_url: https://acme.atlassian.net
@@ -171,7 +173,12 @@ systems:                          # which groups belong to which system, and who
 policy: policy.yaml
 
 review:
-  window_days: 30
+  window_days: 30                 # owners decide within this many days of the first publish
+  remind_days: [7, 3, 1]          # uar remind nudges this many days before the deadline
+  certify_all_covers_high: false  # false: CERTIFY: all leaves accesses with an open HIGH finding pending
+
+snapshot:
+  max_import_age: 168h            # imports exported longer ago are refused unless accepted explicitly
 
 revoke:
   max_per_run: 25                 # blast-radius cap; more needs --max N explicitly

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -93,7 +94,7 @@ func runQuery(ctx context.Context, env *Env, g *globalOptions, o *queryOptions, 
 	defer st.Close()
 	err = streamResult(ctx, env, g, st, text, bind)
 	if err != nil {
-		if strings.Contains(err.Error(), "readonly") || strings.Contains(err.Error(), "read-only") {
+		if errors.Is(err, store.ErrReadOnly) {
 			return usageErrorf("query: the store is opened read-only; writes are refused (%v)", err)
 		}
 		return fmt.Errorf("query: %w", err)
@@ -226,14 +227,4 @@ func streamResult(ctx context.Context, env *Env, g *globalOptions, st *store.Sto
 		}
 	}
 	return w.Flush()
-}
-
-func writeTSVRow(w *bufio.Writer, cells []string) error {
-	for i, c := range cells {
-		if i > 0 {
-			w.WriteByte('\t')
-		}
-		w.WriteString(tsvCell(c))
-	}
-	return w.WriteByte('\n')
 }

@@ -6,38 +6,17 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/uar-dev/uar/internal/httpx"
+	"github.com/uar-dev/uar/internal/model"
 	"github.com/uar-dev/uar/internal/sandbox"
-	"github.com/uar-dev/uar/internal/score"
-)
-
-func init() { extraCommands = append(extraCommands, newSandboxCmd) }
-
-// The sandbox's fixed credentials. They are accepted only by the fakes this
-// command serves on loopback; they open nothing real, which is why they
-// may be written to sandbox.env and printed in help.
-const (
-	sandboxOktaToken     = "sandbox-okta-token-not-a-secret"
-	sandboxJiraEmail     = "svc-uar@company.com"
-	sandboxJiraToken     = "sandbox-jira-token-not-a-secret"
-	sandboxSlackToken    = "xoxb-sandbox-slack-token-not-a-secret"
-	sandboxAnthropicKey  = "sk-ant-sandbox-key-not-a-secret"
-	sandboxSlackChannel  = "#sox-uar"
-	sandboxJiraProject   = "UAR"
-	sandboxSpace         = "SOX"
-	sandboxGroupPrefix   = "SOX-"
-	sandboxShutdownGrace = 5 * time.Second
 )
 
 type sandboxOptions struct {
@@ -119,14 +98,6 @@ func newSandboxCmd(env *Env, g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// sandboxService is one fake being served.
-type sandboxService struct {
-	name    string
-	handler http.Handler
-	ln      net.Listener
-	url     string // what uar.yaml and stdout give
-}
-
 func runSandbox(ctx context.Context, env *Env, g *globalOptions, o *sandboxOptions) error {
 	u := ui{env: env, g: g}
 	host, port, err := sandboxListenAddr(o.listen)
@@ -150,102 +121,44 @@ func runSandbox(ctx context.Context, env *Env, g *globalOptions, o *sandboxOptio
 	if err != nil {
 		return err
 	}
-
-	now := sandbox.Clock(env.Now)
-	fakeOkta := sandbox.NewOkta(org, sandbox.OktaOptions{Token: sandboxOktaToken, Clock: now, RateLimitPerMinute: o.rateLimit})
-	services := []*sandboxService{{name: "okta", handler: fakeOkta}}
-	var latencies []func(time.Duration)
-	latencies = append(latencies, fakeOkta.SetLatency)
-	if !o.oktaOnly {
-		jira := sandbox.NewJira(sandbox.JiraOptions{Email: sandboxJiraEmail, Token: sandboxJiraToken, Projects: []string{sandboxJiraProject}, Clock: now})
-		conf := sandbox.NewConfluence(sandbox.ConfluenceOptions{Email: sandboxJiraEmail, Token: sandboxJiraToken, Spaces: []string{sandboxSpace}, Clock: now})
-		slack := sandbox.NewSlack(sandbox.SlackOptions{Token: sandboxSlackToken, Clock: now})
-		anth := sandbox.NewAnthropic(sandbox.AnthropicOptions{APIKey: sandboxAnthropicKey, Clock: now})
-		services = append(services,
-			&sandboxService{name: "jira", handler: jira},
-			&sandboxService{name: "confluence", handler: conf},
-			&sandboxService{name: "slack", handler: slack},
-			&sandboxService{name: "anthropic", handler: anth})
-		latencies = append(latencies, jira.SetLatency, conf.SetLatency, slack.SetLatency, anth.SetLatency)
-	}
-	if o.latency > 0 {
-		for _, set := range latencies {
-			set(o.latency)
-		}
-	}
-
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
-	defer func() {
-		for _, s := range services {
-			if s.ln != nil {
-				s.ln.Close()
-			}
-		}
-	}()
-	for i, s := range services {
-		p := 0
-		if port != 0 {
-			p = port + i
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
-		if err != nil {
-			return fmt.Errorf("sandbox: %s: %w", s.name, err)
-		}
-		s.ln = ln
-		// "localhost" could in theory resolve elsewhere: check what we got.
-		addr, ok := ln.Addr().(*net.TCPAddr)
-		if !ok || !addr.IP.IsLoopback() {
-			return usageErrorf("--listen %s: bound %s, which is not a loopback address", o.listen, ln.Addr())
-		}
-		s.url = "http://" + addr.String()
-		if s.name == "slack" {
-			s.url += "/api/"
-		}
-	}
-
-	files, err := sandboxWriteFiles(o, cfgPath, services, systems)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sb, err := sandbox.Start(ctx, sandbox.StartOptions{Host: host, Port: port, Org: org, OktaOnly: o.oktaOnly,
+		Latency: o.latency, OktaRateLimit: o.rateLimit, Clock: sandbox.Clock(env.Now)})
 	if err != nil {
 		return err
 	}
-
-	srvErr := make(chan error, len(services))
-	servers := make([]*http.Server, 0, len(services))
-	for _, s := range services {
-		srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second}
-		servers = append(servers, srv)
-		go func(srv *http.Server, s *sandboxService) {
-			if err := srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				srvErr <- fmt.Errorf("sandbox: %s: %w", s.name, err)
-			}
-		}(srv, s)
+	defer sb.Close()
+	files, err := sandboxWriteFiles(o, cfgPath, sb, systems)
+	if err != nil {
+		return err
 	}
-
 	if o.readyFile != "" {
-		if err := sandboxWriteReady(o.readyFile, services); err != nil {
-			sandboxShutdown(servers)
+		if err := sandboxWriteReady(o.readyFile, sb.Services); err != nil {
 			return err
 		}
 		defer os.Remove(o.readyFile)
 	}
-	if err := sandboxPrint(env, g, services, files); err != nil {
-		sandboxShutdown(servers)
+	if err := sandboxPrint(env, g, sb.Services, files); err != nil {
 		return err
 	}
+	names := make([]string, len(sb.Services))
+	for i, s := range sb.Services {
+		names[i] = s.Name
+	}
 	u.Infof("uar sandbox: serving %s on loopback with FAKE credentials (%d users, %d groups, %d memberships)",
-		sandboxNames(services), len(org.Users), len(org.Groups), org.Membership())
+		strings.Join(names, ", "), len(org.Users), len(org.Groups), org.Membership())
 	u.Infof("  wrote %s", strings.Join(files, ", "))
 	u.Infof("  try:  cd %s && . ./sandbox.env && uar snapshot && uar score", o.dir)
 	u.Infof("  stop with Ctrl-C (the URLs change on every start unless --listen names a port)")
-
 	select {
 	case <-ctx.Done():
 		u.Infof("uar sandbox: stopping")
-		sandboxShutdown(servers)
 		return nil
-	case err := <-srvErr:
-		sandboxShutdown(servers)
+	case err := <-sb.Err():
 		return err
 	}
 }
@@ -268,7 +181,7 @@ func sandboxListenAddr(listen string) (string, int, error) {
 }
 
 // sandboxOrg builds the org to serve and the systems: to configure.
-func sandboxOrg(env *Env, o *sandboxOptions) (*sandbox.Org, []SystemConfig, error) {
+func sandboxOrg(env *Env, o *sandboxOptions) (*sandbox.Org, []model.System, error) {
 	if o.generate != "" {
 		if o.org != "reference" {
 			return nil, nil, usageErrorf("--org and --generate are exclusive")
@@ -279,21 +192,16 @@ func sandboxOrg(env *Env, o *sandboxOptions) (*sandbox.Org, []SystemConfig, erro
 		}
 		gen.Now = env.Now().UTC()
 		org := sandbox.Generate(gen)
-		return org, sandboxInferSystems(org), nil
+		return org, sandbox.InferSystems(org), nil
 	}
 	if o.org == "reference" {
-		var systems []SystemConfig
-		for _, s := range sandbox.ReferenceSystems() {
-			systems = append(systems, SystemConfig{Name: s.Name, Groups: s.Groups, Owner: s.Owner,
-				OwnerAccountID: s.OwnerAccountID, BackupReviewer: s.BackupReviewer, Delegates: s.Delegates})
-		}
-		return sandbox.ReferenceOrg(), systems, nil
+		return sandbox.ReferenceOrg(), sandbox.ReferenceSystems(), nil
 	}
 	org, err := sandbox.LoadOrgFile(o.org)
 	if err != nil {
 		return nil, nil, &UsageError{Err: fmt.Errorf("--org: %w", err)}
 	}
-	return org, sandboxInferSystems(org), nil
+	return org, sandbox.InferSystems(org), nil
 }
 
 // sandboxParseGenerate parses users=N,groups=N,memberships=N,seed=N (and
@@ -337,253 +245,4 @@ func sandboxParseGenerate(spec string) (sandbox.GenerateOptions, error) {
 		}
 	}
 	return gen, nil
-}
-
-// sandboxInferSystems derives one system per SOX-<System>-<Role> group
-// name. Each system's owner is the first active user (by id) who holds none
-// of its groups, and its backup reviewer the next one, so publish has an
-// owner to assign and, where the org allows, no owner reviews their own
-// access.
-func sandboxInferSystems(org *sandbox.Org) []SystemConfig {
-	members := map[string]map[string]bool{}
-	var names []string
-	for _, gr := range org.Groups {
-		rest, ok := strings.CutPrefix(gr.Name, sandboxGroupPrefix)
-		if !ok {
-			continue
-		}
-		sys, _, ok := strings.Cut(rest, "-")
-		if !ok || sys == "" {
-			continue
-		}
-		if members[sys] == nil {
-			members[sys] = map[string]bool{}
-			names = append(names, sys)
-		}
-		for _, m := range gr.Members {
-			members[sys][m] = true
-		}
-	}
-	slices.Sort(names)
-	users := slices.Clone(org.Users)
-	slices.SortFunc(users, func(a, b sandbox.OrgUser) int { return strings.Compare(a.ID, b.ID) })
-	out := make([]SystemConfig, 0, len(names))
-	for _, sys := range names {
-		s := SystemConfig{Name: sys, Groups: []string{sandboxGroupPrefix + sys + "-*"}}
-		// Prefer users without access; in a small, dense org everyone may
-		// have some, and then the backup reviewer covers the owner's lines.
-		for _, outsider := range []bool{true, false} {
-			for _, usr := range users {
-				if usr.Status != "ACTIVE" || (outsider && members[sys][usr.ID]) || usr.Email == s.Owner || usr.Email == s.BackupReviewer {
-					continue
-				}
-				if s.Owner == "" {
-					s.Owner = usr.Email
-				} else if s.BackupReviewer == "" {
-					s.BackupReviewer = usr.Email
-				}
-				if s.BackupReviewer != "" {
-					break
-				}
-			}
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-// sandboxYAML is the uar.yaml the sandbox writes (keys as in Config).
-type sandboxYAML struct {
-	DB         string             `yaml:"db"`
-	Okta       sandboxYAMLOkta    `yaml:"okta"`
-	Jira       *sandboxYAMLJira   `yaml:"jira,omitempty"`
-	Confluence *sandboxYAMLConf   `yaml:"confluence,omitempty"`
-	Slack      *sandboxYAMLSlack  `yaml:"slack,omitempty"`
-	AI         *sandboxYAMLAI     `yaml:"ai,omitempty"`
-	Systems    []sandboxYAMLSys   `yaml:"systems,omitempty"`
-	Policy     string             `yaml:"policy"`
-	Review     *sandboxYAMLReview `yaml:"review,omitempty"`
-}
-
-type sandboxYAMLOkta struct {
-	OrgURL               string `yaml:"org_url"`
-	GroupPrefix          string `yaml:"group_prefix"`
-	PageSize             int    `yaml:"page_size"`
-	Concurrency          int    `yaml:"concurrency"`
-	MaxRequestsPerMinute int    `yaml:"max_requests_per_minute"`
-}
-
-type sandboxYAMLJira struct {
-	BaseURL   string `yaml:"base_url"`
-	Email     string `yaml:"email"`
-	Project   string `yaml:"project"`
-	IssueType string `yaml:"issue_type"`
-}
-
-type sandboxYAMLConf struct {
-	BaseURL string `yaml:"base_url"`
-	Space   string `yaml:"space"`
-}
-
-type sandboxYAMLSlack struct {
-	Channel string `yaml:"channel"`
-	APIURL  string `yaml:"api_url"`
-}
-
-type sandboxYAMLAI struct {
-	Enabled bool   `yaml:"enabled"`
-	BaseURL string `yaml:"base_url"`
-}
-
-type sandboxYAMLSys struct {
-	Name           string   `yaml:"name"`
-	Groups         []string `yaml:"groups,flow"`
-	Owner          string   `yaml:"owner,omitempty"`
-	BackupReviewer string   `yaml:"backup_reviewer,omitempty"`
-}
-
-type sandboxYAMLReview struct {
-	WindowDays int `yaml:"window_days"`
-}
-
-const sandboxYAMLHeader = `# Written by 'uar sandbox': every URL below is a FAKE service on loopback.
-# The ports change on every start; rerun 'uar sandbox' in an empty folder.
-# Credentials: '. ./sandbox.env' (fake tokens accepted only by the sandbox).
-# The sandbox Okta has no rate limit unless --okta-rate-limit was given,
-# hence max_requests_per_minute: 0 (no client cap); keep a cap for a real org.
-`
-
-// sandboxWriteFiles writes uar.yaml (exclusively), sandbox.env and, if
-// absent, policy.yaml; it returns the paths written.
-func sandboxWriteFiles(o *sandboxOptions, cfgPath string, services []*sandboxService, systems []SystemConfig) ([]string, error) {
-	url := map[string]string{}
-	for _, s := range services {
-		url[s.name] = s.url
-	}
-	clientCap := 0
-	if o.rateLimit > 0 {
-		clientCap = max(1, o.rateLimit/2) // stay well under the org's limit, as for a real org
-	}
-	y := sandboxYAML{
-		DB:     "uar.db",
-		Okta:   sandboxYAMLOkta{OrgURL: url["okta"], GroupPrefix: sandboxGroupPrefix, PageSize: 1000, Concurrency: 4, MaxRequestsPerMinute: clientCap},
-		Policy: "policy.yaml",
-	}
-	if !o.oktaOnly {
-		y.Jira = &sandboxYAMLJira{BaseURL: url["jira"], Email: sandboxJiraEmail, Project: sandboxJiraProject, IssueType: "Task"}
-		y.Confluence = &sandboxYAMLConf{BaseURL: url["confluence"], Space: sandboxSpace}
-		y.Slack = &sandboxYAMLSlack{Channel: sandboxSlackChannel, APIURL: url["slack"]}
-		y.AI = &sandboxYAMLAI{Enabled: false, BaseURL: url["anthropic"]}
-	}
-	for _, s := range systems {
-		y.Systems = append(y.Systems, sandboxYAMLSys{Name: s.Name, Groups: s.Groups, Owner: s.Owner, BackupReviewer: s.BackupReviewer})
-	}
-	body, err := yaml.Marshal(y)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	if err := sandboxWriteExcl(cfgPath, append([]byte(sandboxYAMLHeader), body...), 0o644); err != nil {
-		return nil, err
-	}
-	written := []string{cfgPath}
-
-	var envFile strings.Builder
-	envFile.WriteString("# Written by 'uar sandbox'. These are SANDBOX-ONLY FAKE tokens: the fake\n" +
-		"# services on loopback accept them and nothing real does. Never put a real\n" +
-		"# token in a file; export real ones from a secret store instead.\n")
-	fmt.Fprintf(&envFile, "export %s=%s\n", EnvOktaToken, sandboxOktaToken)
-	if !o.oktaOnly {
-		fmt.Fprintf(&envFile, "export %s=%s\n", EnvJiraToken, sandboxJiraToken)
-		fmt.Fprintf(&envFile, "export %s=%s\n", EnvConfluenceToken, sandboxJiraToken)
-		fmt.Fprintf(&envFile, "export %s=%s\n", EnvSlackToken, sandboxSlackToken)
-		fmt.Fprintf(&envFile, "export %s=%s\n", EnvAnthropicKey, sandboxAnthropicKey)
-	}
-	envPath := filepath.Join(o.dir, "sandbox.env")
-	// The tokens are fixed, so an existing sandbox.env from an earlier
-	// start is rewritten (it holds no user data); uar.yaml is never.
-	if err := os.WriteFile(envPath, []byte(envFile.String()), 0o600); err != nil {
-		return written, fmt.Errorf("sandbox: %w", err)
-	}
-	written = append(written, envPath)
-
-	polPath := filepath.Join(o.dir, "policy.yaml")
-	if err := sandboxWriteExcl(polPath, []byte(score.ExamplePolicy), 0o644); err == nil {
-		written = append(written, polPath)
-	} else if !errors.Is(err, fs.ErrExist) {
-		return written, err
-	}
-	return written, nil
-}
-
-// sandboxWriteExcl creates path with data, failing if it exists (O_EXCL
-// also closes the race with another process creating it meanwhile).
-func sandboxWriteExcl(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if errors.Is(err, fs.ErrExist) {
-		if filepath.Base(path) == "uar.yaml" {
-			return WithHint(usageErrorf("%s exists: the sandbox never overwrites a config", path),
-				"pass --dir with another folder, or remove the file")
-		}
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("sandbox: write %s: %w", path, err)
-	}
-	return f.Close()
-}
-
-func sandboxLines(services []*sandboxService) string {
-	var b strings.Builder
-	for _, s := range services {
-		fmt.Fprintf(&b, "%s %s\n", s.name, s.url)
-	}
-	return b.String()
-}
-
-// sandboxWriteReady writes the URL lines to path atomically (a temporary
-// file renamed into place), so a script polling for it never reads half.
-func sandboxWriteReady(path string, services []*sandboxService) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(sandboxLines(services)), 0o644); err != nil {
-		return fmt.Errorf("sandbox: --ready-file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("sandbox: --ready-file: %w", err)
-	}
-	return nil
-}
-
-func sandboxPrint(env *Env, g *globalOptions, services []*sandboxService, files []string) error {
-	if g.json {
-		urls := map[string]string{}
-		for _, s := range services {
-			urls[s.name] = s.url
-		}
-		return writeJSON(env.Stdout, map[string]any{"services": urls, "files": files})
-	}
-	_, err := fmt.Fprint(env.Stdout, sandboxLines(services))
-	return err
-}
-
-func sandboxNames(services []*sandboxService) string {
-	names := make([]string, len(services))
-	for i, s := range services {
-		names[i] = s.name
-	}
-	return strings.Join(names, ", ")
-}
-
-// sandboxShutdown stops every server, letting requests in flight finish
-// for a few seconds.
-func sandboxShutdown(servers []*http.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), sandboxShutdownGrace)
-	defer cancel()
-	for _, s := range servers {
-		_ = s.Shutdown(ctx)
-	}
 }

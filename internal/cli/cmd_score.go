@@ -2,27 +2,18 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/uar-dev/uar/internal/evidence"
 	"github.com/uar-dev/uar/internal/model"
+	"github.com/uar-dev/uar/internal/review"
 	"github.com/uar-dev/uar/internal/score"
 	"github.com/uar-dev/uar/internal/score/ai"
-	"github.com/uar-dev/uar/internal/store"
 )
-
-func init() {
-	extraCommands = append(extraCommands, newScoreCmd)
-	rederivers = append(rederivers, rederiveScorings)
-}
 
 type scoreOptions struct {
 	review string
@@ -79,7 +70,7 @@ func newScoreCmd(env *Env, g *globalOptions) *cobra.Command {
 }
 
 func runScore(ctx context.Context, env *Env, g *globalOptions, o *scoreOptions) error {
-	review, err := resolveReview(env, o.review)
+	rev, err := resolveReview(env, o.review)
 	if err != nil {
 		return err
 	}
@@ -106,74 +97,22 @@ func runScore(ctx context.Context, env *Env, g *globalOptions, o *scoreOptions) 
 	if err != nil {
 		return &UsageError{Err: err}
 	}
-	spec := runSpec{command: "score", args: g.args, review: review}
+	spec := runSpec{command: "score", args: g.args, review: rev}
 	var gateErr error
 	err = withRun(ctx, env, g, spec, func(ctx context.Context, rc *runCtx) error {
-		snaps, err := rc.store.CurrentSnapshots(ctx, review)
+		res, err := review.Score(ctx, rc.step, review.ScoreInput{Policy: pol, PolicyFile: filepath.Base(policyPath), AI: aiPass(rc, o.ai)})
 		if err != nil {
 			return err
 		}
-		if len(snaps) == 0 {
-			return WithHint(usageErrorf("review %s has no snapshot", review), "run 'uar snapshot --review "+review+"' first")
-		}
-		ids := make([]int64, len(snaps))
-		for i, s := range snaps {
-			ids[i] = s.ID
-		}
-		snap, err := rc.store.LoadSnapshot(ctx, ids)
-		if err != nil {
-			return err
-		}
-		res := score.Evaluate(pol, snap, rc.runAt)
-		for _, n := range res.Notes {
-			rc.ui.Warnf("policy: %s", n)
-		}
-		aiOut, aiErr := runAIPass(ctx, rc, o.ai, snap, res.Findings)
-
-		all := append(append(append([]model.Finding{}, res.Findings...), res.Suppressed...), aiOut.findings...)
-		systems := make([]store.SystemRisk, len(res.Systems))
-		for i, s := range res.Systems {
-			systems[i] = store.SystemRisk{System: s.System, Risk: s.Risk, High: s.High, Medium: s.Medium, Low: s.Low}
-		}
-		var scoringID int64
-		err = rc.store.WithTx(ctx, func(tx *store.Tx) error {
-			file, err := rc.ledger.RecordFile(ctx, tx, "score.policy", filepath.Base(policyPath), pol.Raw, int64(len(pol.SoDRules)))
-			if err != nil {
-				return err
-			}
-			evID, err := evidence.NextID(ctx, tx)
-			if err != nil {
-				return err
-			}
-			scoringID, err = tx.InsertScoring(ctx, store.ScoringHeader{Review: review, RunID: rc.run.ID, SnapshotIDs: ids,
-				PolicyHash: pol.SHA256, AsOf: store.FormatTime(rc.runAt), AI: aiOut.ran}, all, systems, evID)
-			if err != nil {
-				return err
-			}
-			_, err = rc.ledger.Seal(ctx, tx, "score", []evidence.Scope{{Table: "scorings", Scope: scoringID}, {Table: "findings", Scope: scoringID}, {Table: "system_risks", Scope: scoringID}},
-				map[string]any{"scoring_id": scoringID, "policy_file": filepath.Base(policyPath), "policy_blob": file.BlobHash,
-					"policy_evidence_id": file.ID, "as_of": store.FormatTime(rc.runAt), "snapshot_ids": ids, "notes": res.Notes, "ai": aiOut.evidence})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		rc.ui.Infof("score %d of %s: %d findings (%d suppressed by exceptions)%s", scoringID, review, len(res.Findings), len(res.Suppressed), aiOut.summary)
-		if err := printFindings(rc, scoringID, res, aiOut); err != nil {
+		if err := printFindings(rc, res); err != nil {
 			return err
 		}
 		if failOn != "" {
-			n := 0
-			for _, f := range res.Findings {
-				if f.Risk.Rank() >= failOn.Rank() {
-					n++
-				}
-			}
-			if n > 0 {
+			if n := res.GateCount(failOn); n > 0 {
 				gateErr = &PolicyGateError{Msg: fmt.Sprintf("score: %d findings at or above %s (--fail-on)", n, failOn)}
 			}
 		}
-		return aiErr
+		return res.AIErr
 	})
 	if err != nil {
 		return err
@@ -181,150 +120,40 @@ func runScore(ctx context.Context, env *Env, g *globalOptions, o *scoreOptions) 
 	return gateErr
 }
 
-type aiOutcome struct {
-	ran      bool
-	findings []model.Finding
-	result   *ai.Result
-	evidence map[string]any
-	summary  string
-	note     string
-}
-
-// runAIPass runs the optional LLM pass. Its failure never loses the rule
-// findings: they are written either way. It is an error (exit 1, or 4 for
-// a refused key) only when --ai was asked for explicitly.
-func runAIPass(ctx context.Context, rc *runCtx, explicit bool, snap *model.Snapshot, ruleFindings []model.Finding) (aiOutcome, error) {
-	out := aiOutcome{findings: []model.Finding{}, evidence: map[string]any{"ran": false}}
-	if !explicit && !rc.cfg.AI.Enabled {
-		return out, nil
-	}
-	cfg := ai.Config{Model: rc.cfg.AI.Model, BaseURL: rc.cfg.AI.BaseURL, APIKey: secret(rc.env, EnvAnthropicKey, "ANTHROPIC_API_KEY"), Pseudonymize: rc.cfg.AI.Pseudonymize}
+// aiPass binds the optional LLM pass to its settings, key and recorded
+// client. It is an error (exit 1, or 4 for a refused key) only when --ai
+// was asked for explicitly.
+func aiPass(rc *runCtx, explicit bool) review.AIPass {
+	cfg := rc.cfg.AI.Config(secret(rc.env, EnvAnthropicKey, "ANTHROPIC_API_KEY"))
+	p := review.AIPass{Wanted: explicit || rc.cfg.AI.Enabled, Explicit: explicit, Model: cfg.Model, Pseudo: cfg.Pseudonymize}
 	if ok, why := cfg.Ready(); !ok {
-		out.note = why
-		out.evidence["skipped"] = why
-		rc.ui.Warnf("%s", why)
-		return out, nil
+		p.Skip = why
+		return p
 	}
-	res, err := ai.Review(ctx, cfg, rc.httpClient("anthropic", 0), snap, ruleFindings)
-	out.ran = true
-	if res != nil {
-		out.result = res
-		out.findings = res.Findings
-		out.evidence = map[string]any{"ran": true, "model": cfg.Model, "pseudonymized": cfg.Pseudonymize, "calls": res.Calls,
-			"disagreements": res.Disagreements, "pseudonyms": res.Pseudonyms}
-		out.summary = fmt.Sprintf("; AI: %d advisory findings, %d disagreements with the rules", len(res.Findings), len(res.Disagreements))
-		for _, c := range res.Failed() {
-			rc.ui.Warnf("AI review of %s failed: %s", c.System, c.Err)
-		}
-		for _, d := range res.Disagreements {
-			rc.ui.Infof("AI %s: %s %s: %s", strings.ReplaceAll(d.Kind, "_", " "), d.System, d.UserLogin, d.Rationale)
-		}
+	p.Review = func(ctx context.Context, snap *model.Snapshot, rules []model.Finding) (*ai.Result, error) {
+		return ai.Review(ctx, cfg, rc.httpClient("anthropic", 0), snap, rules)
 	}
-	if err == nil && res != nil && len(res.Failed()) > 0 {
-		err = fmt.Errorf("ai: %d of %d systems could not be reviewed", len(res.Failed()), len(res.Calls))
-	}
-	if err != nil {
-		out.evidence["error"] = scrubSecrets(rc.env, err.Error())
-		if !explicit {
-			rc.ui.Warnf("AI pass failed (rule findings are kept): %v", err)
-			return out, nil
-		}
-		return out, fmt.Errorf("AI pass failed (rule findings were recorded): %w", err)
-	}
-	return out, nil
+	return p
 }
 
-func printFindings(rc *runCtx, scoringID int64, res score.Result, aiOut aiOutcome) error {
+func printFindings(rc *runCtx, res *review.ScoreResult) error {
+	r := res.Rules
 	if rc.g.json {
-		doc := map[string]any{"review": rc.review, "scoring_id": scoringID, "findings": res.Findings, "suppressed": res.Suppressed,
-			"systems": res.Systems, "notes": res.Notes, "ai_findings": aiOut.findings}
-		if aiOut.result != nil {
-			doc["ai_disagreements"] = aiOut.result.Disagreements
+		doc := map[string]any{"review": rc.step.Review, "scoring_id": res.ScoringID, "findings": r.Findings, "suppressed": r.Suppressed,
+			"systems": r.Systems, "notes": r.Notes, "ai_findings": res.AIFindings}
+		if res.AI != nil {
+			doc["ai_disagreements"] = res.AI.Disagreements
 		}
-		if aiOut.note != "" {
-			doc["ai_note"] = aiOut.note
+		if res.AINote != "" {
+			doc["ai_note"] = res.AINote
 		}
 		return writeJSON(rc.env.Stdout, doc)
 	}
 	var rows [][]string
-	for _, list := range [][]model.Finding{res.Findings, aiOut.findings} {
+	for _, list := range [][]model.Finding{r.Findings, res.AIFindings} {
 		for _, f := range list {
 			rows = append(rows, []string{string(f.Risk), f.System, f.UserLogin, f.RuleID, strings.Join(f.Groups, ","), f.Source, f.Detail})
 		}
 	}
 	return writeTable(rc.env.Stdout, rc.env.StdoutTTY, []string{"RISK", "SYSTEM", "USER", "RULE", "GROUPS", "SOURCE", "DETAIL"}, rows)
-}
-
-// rederiveScorings re-runs every rule scoring pass with its recorded
-// policy over its recorded snapshots and compares the findings.
-func rederiveScorings(env *Env) evidence.Rederiver {
-	return evidence.Rederiver{Name: "scorings", Run: func(ctx context.Context, s *store.Store) ([]evidence.Problem, error) {
-		ids, err := s.Scorings(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var problems []evidence.Problem
-		for _, id := range ids {
-			sc, err := s.ScoringByID(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			seal, params, err := sealOf(ctx, s, sc.EvidenceID)
-			if err != nil {
-				return nil, err
-			}
-			bad := func(what string) {
-				problems = append(problems, evidence.Problem{Seq: seal.Seq, Table: "findings", What: fmt.Sprintf("scoring %d: %s", id, what)})
-			}
-			blob, _ := params["policy_blob"].(string)
-			file, _ := params["policy_file"].(string)
-			raw, err := blobBytes(ctx, s, blob)
-			if err != nil {
-				bad("recorded policy unreadable: " + err.Error())
-				continue
-			}
-			pol, err := score.ParsePolicy(file, raw)
-			if err != nil {
-				bad("recorded policy does not parse: " + err.Error())
-				continue
-			}
-			asOf, err := time.Parse(time.RFC3339, sc.AsOf)
-			if err != nil {
-				bad("as_of: " + err.Error())
-				continue
-			}
-			snap, err := s.LoadSnapshot(ctx, sc.SnapshotIDs)
-			if errors.Is(err, store.ErrNotFound) {
-				bad("its snapshots are missing")
-				continue
-			} else if err != nil {
-				return nil, err
-			}
-			res := score.Evaluate(pol, snap, asOf)
-			want := append(append([]model.Finding{}, res.Findings...), res.Suppressed...)
-			var got []model.Finding
-			for _, f := range sc.Findings {
-				if f.Source == model.FindingSourceRule {
-					got = append(got, f)
-				}
-			}
-			if len(got) != len(want) {
-				bad(fmt.Sprintf("%d rule findings stored, %d re-derived", len(got), len(want)))
-				continue
-			}
-			for i := range got {
-				if !sameFinding(got[i], want[i]) {
-					bad(fmt.Sprintf("finding %d (%s, %s) differs from the re-derived one", i+1, got[i].RuleID, got[i].UserLogin))
-				}
-			}
-		}
-		return problems, nil
-	}}
-}
-
-func sameFinding(a, b model.Finding) bool {
-	if len(a.Groups) == 0 && len(b.Groups) == 0 {
-		a.Groups, b.Groups = nil, nil
-	}
-	return reflect.DeepEqual(a, b)
 }

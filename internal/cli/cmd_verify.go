@@ -7,16 +7,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/uar-dev/uar/internal/evidence"
+	"github.com/uar-dev/uar/internal/review"
 )
 
 type verifyOptions struct {
 	anchor   string
 	rederive bool
 }
-
-// rederivers are registered by the command files that own a derivation
-// (snapshot, score); verify --rederive runs them all.
-var rederivers []func(env *Env) evidence.Rederiver
 
 const verifyLong = `Recompute the evidence chain, every blob hash and every derived-table digest,
 and report every problem found (seq, table, what differs), not only the first.
@@ -71,9 +68,7 @@ func runVerify(ctx context.Context, env *Env, g *globalOptions, o *verifyOptions
 	defer st.Close()
 	opts := evidence.Options{Anchor: o.anchor}
 	if o.rederive {
-		for _, r := range rederivers {
-			opts.Rederivers = append(opts.Rederivers, r(env))
-		}
+		opts.Rederivers = review.Rederivers()
 	}
 	sum, verr := evidence.Verify(ctx, st, opts)
 	if sum == nil {

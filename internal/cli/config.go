@@ -3,154 +3,101 @@ package cli
 // This file is the only one that touches viper. Precedence: flags >
 // environment (UAR_<SECTION>_<KEY>) > config file > defaults. Secrets are
 // never config keys: they are read from the environment by name only.
+//
+// Each section's type, defaults and validation belong to the package that
+// uses it (okta.Settings, jira.Settings, review.ReviewSettings...); Config
+// only aggregates them, and the key list, the defaults viper sees and the
+// environment variables that may override a key are all derived from
+// Config by reflection, so they cannot drift from the types.
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/viper"
 	"gopkg.in/yaml.v3"
 
-	"github.com/uar-dev/uar/internal/httpx"
 	"github.com/uar-dev/uar/internal/model"
+	"github.com/uar-dev/uar/internal/okta"
+	"github.com/uar-dev/uar/internal/publish/confluence"
+	"github.com/uar-dev/uar/internal/publish/jira"
+	"github.com/uar-dev/uar/internal/publish/slack"
+	"github.com/uar-dev/uar/internal/review"
+	"github.com/uar-dev/uar/internal/score/ai"
 )
 
 // Config is uar.yaml (DESIGN §5).
 type Config struct {
-	DB         string           `mapstructure:"db"`
-	Okta       OktaConfig       `mapstructure:"okta"`
-	Jira       JiraConfig       `mapstructure:"jira"`
-	Confluence ConfluenceConfig `mapstructure:"confluence"`
-	Slack      SlackConfig      `mapstructure:"slack"`
-	AI         AIConfig         `mapstructure:"ai"`
-	Systems    []SystemConfig   `mapstructure:"systems"`
-	Policy     string           `mapstructure:"policy"`
-	Review     ReviewConfig     `mapstructure:"review"`
-	Revoke     RevokeConfig     `mapstructure:"revoke"`
+	DB         string                  `mapstructure:"db" yaml:"db"`
+	Okta       okta.Settings           `mapstructure:"okta" yaml:"okta"`
+	Jira       jira.Settings           `mapstructure:"jira" yaml:"jira"`
+	Confluence confluence.Settings     `mapstructure:"confluence" yaml:"confluence"`
+	Slack      slack.Settings          `mapstructure:"slack" yaml:"slack"`
+	AI         ai.Settings             `mapstructure:"ai" yaml:"ai"`
+	Systems    []model.System          `mapstructure:"systems" yaml:"systems"`
+	Policy     string                  `mapstructure:"policy" yaml:"policy"`
+	Review     review.ReviewSettings   `mapstructure:"review" yaml:"review"`
+	Snapshot   review.SnapshotSettings `mapstructure:"snapshot" yaml:"snapshot"`
+	Revoke     review.RevokeSettings   `mapstructure:"revoke" yaml:"revoke"`
 
 	// File is the config file read ("" when none was found and defaults apply).
-	File string `mapstructure:"-"`
+	File string `mapstructure:"-" yaml:"-"`
 }
 
-// OktaConfig is the okta: section.
-type OktaConfig struct {
-	OrgURL               string        `mapstructure:"org_url"`
-	GroupPrefix          string        `mapstructure:"group_prefix"`
-	PageSize             int           `mapstructure:"page_size"`
-	Concurrency          int           `mapstructure:"concurrency"`
-	MaxRequestsPerMinute int           `mapstructure:"max_requests_per_minute"`
-	AuthMode             string        `mapstructure:"auth_mode"` // ssws | private_key
-	ClientID             string        `mapstructure:"client_id"`
-	Scopes               []string      `mapstructure:"scopes"`
-	PrivateKeyFile       string        `mapstructure:"private_key_file"`
-	PrivateKeyID         string        `mapstructure:"private_key_id"`
-	RequestTimeout       time.Duration `mapstructure:"request_timeout"`
+// DefaultConfig is every default, from the sections' own packages.
+func DefaultConfig() Config {
+	return Config{
+		DB: "uar.db", Okta: okta.DefaultSettings(), Jira: jira.DefaultSettings(), Confluence: confluence.DefaultSettings(),
+		Slack: slack.DefaultSettings(), AI: ai.DefaultSettings(), Policy: "policy.yaml",
+		Review: review.DefaultReviewSettings(), Snapshot: review.DefaultSnapshotSettings(), Revoke: review.DefaultRevokeSettings(),
+	}
 }
 
-// JiraConfig is the jira: section.
-type JiraConfig struct {
-	BaseURL   string `mapstructure:"base_url"`
-	Email     string `mapstructure:"email"`
-	Project   string `mapstructure:"project"`
-	IssueType string `mapstructure:"issue_type"`
+// configKey is one leaf key of Config: its dotted name and value type.
+type configKey struct {
+	name string
+	typ  reflect.Type
+	def  any // the default value
 }
 
-// ConfluenceConfig is the confluence: section.
-type ConfluenceConfig struct {
-	BaseURL      string `mapstructure:"base_url"`
-	Email        string `mapstructure:"email"`
-	Space        string `mapstructure:"space"`
-	ParentPageID string `mapstructure:"parent_page_id"`
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// configKeys lists every scalar or list key below Config, in field order
+// (systems: is a list of mappings and has no default or variable).
+func configKeys() []configKey {
+	var out []configKey
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := f.Tag.Get("mapstructure")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fv := v.Field(i)
+			switch {
+			case f.Type.Kind() == reflect.Struct && f.Type != durationType:
+				walk(fv, prefix+tag+".")
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				// systems: configured in the file only
+			default:
+				out = append(out, configKey{name: prefix + tag, typ: f.Type, def: fv.Interface()})
+			}
+		}
+	}
+	walk(reflect.ValueOf(DefaultConfig()), "")
+	return out
 }
-
-// SlackConfig is the slack: section.
-type SlackConfig struct {
-	Channel string `mapstructure:"channel"`
-	APIURL  string `mapstructure:"api_url"`
-}
-
-// AIConfig is the ai: section.
-type AIConfig struct {
-	Enabled      bool   `mapstructure:"enabled"`
-	Model        string `mapstructure:"model"`
-	BaseURL      string `mapstructure:"base_url"`
-	Pseudonymize bool   `mapstructure:"pseudonymize"`
-}
-
-// SystemConfig is one entry of systems:.
-type SystemConfig struct {
-	Name           string   `mapstructure:"name"`
-	Groups         []string `mapstructure:"groups"`
-	Owner          string   `mapstructure:"owner"`
-	OwnerAccountID string   `mapstructure:"owner_account_id"`
-	BackupReviewer string   `mapstructure:"backup_reviewer"`
-	Delegates      []string `mapstructure:"delegates"`
-}
-
-// ReviewConfig is the review: section.
-type ReviewConfig struct {
-	WindowDays int `mapstructure:"window_days"`
-}
-
-// RevokeConfig is the revoke: section.
-type RevokeConfig struct {
-	MaxPerRun int `mapstructure:"max_per_run"`
-}
-
-// defaults holds every scalar key: viper only applies environment
-// overrides to keys it knows (viper #188/#522), and the list doubles as
-// the set of keys UAR_* variables may override.
-var defaults = map[string]any{
-	"db":                           "uar.db",
-	"okta.org_url":                 "",
-	"okta.group_prefix":            "SOX-",
-	"okta.page_size":               200,
-	"okta.concurrency":             4,
-	"okta.max_requests_per_minute": 300,
-	"okta.auth_mode":               "ssws",
-	"okta.client_id":               "",
-	"okta.scopes":                  []string{"okta.groups.read", "okta.users.read", "okta.groups.manage", "okta.logs.read"},
-	"okta.private_key_file":        "",
-	"okta.private_key_id":          "",
-	"okta.request_timeout":         "120s",
-	"jira.base_url":                "",
-	"jira.email":                   "",
-	"jira.project":                 "UAR",
-	"jira.issue_type":              "Task",
-	"confluence.base_url":          "",
-	"confluence.email":             "",
-	"confluence.space":             "SOX",
-	"confluence.parent_page_id":    "",
-	"slack.channel":                "#sox-uar",
-	"slack.api_url":                "",
-	"ai.enabled":                   false,
-	"ai.model":                     "claude-sonnet-5-5",
-	"ai.base_url":                  "",
-	"ai.pseudonymize":              true,
-	"policy":                       "policy.yaml",
-	"review.window_days":           30,
-	"revoke.max_per_run":           25,
-}
-
-// Secret environment variables (never config keys).
-const (
-	EnvOktaToken       = "UAR_OKTA_TOKEN"
-	EnvJiraToken       = "UAR_JIRA_TOKEN"
-	EnvConfluenceToken = "UAR_CONFLUENCE_TOKEN"
-	EnvSlackToken      = "UAR_SLACK_TOKEN"
-	EnvAnthropicKey    = "UAR_ANTHROPIC_API_KEY"
-)
-
-// secretEnvNames lists every variable whose value must be scrubbed from
-// anything uar stores or prints.
-var secretEnvNames = []string{EnvOktaToken, EnvJiraToken, EnvConfluenceToken, EnvSlackToken, EnvAnthropicKey, "ANTHROPIC_API_KEY"}
 
 // envKey is the UAR_* variable that overrides a config key.
 func envKey(key string) string {
@@ -163,8 +110,9 @@ func envKey(key string) string {
 func loadConfig(env *Env, g *globalOptions, required bool) (*Config, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
-	for k, d := range defaults {
-		v.SetDefault(k, d)
+	keys := configKeys()
+	for _, k := range keys {
+		v.SetDefault(k.name, k.def)
 	}
 	file, explicit := g.configFile, g.configFile != ""
 	if !explicit {
@@ -177,7 +125,7 @@ func loadConfig(env *Env, g *globalOptions, required bool) (*Config, error) {
 	data, err := os.ReadFile(file)
 	switch {
 	case err == nil:
-		if err := checkKeys(file, data); err != nil {
+		if err := checkConfigFile(file, data); err != nil {
 			return nil, err
 		}
 		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
@@ -194,15 +142,18 @@ func loadConfig(env *Env, g *globalOptions, required bool) (*Config, error) {
 	if where == "" {
 		where = "defaults"
 	}
-	// Environment overrides, read through Env so tests control them.
-	for k := range defaults {
-		if val := env.Getenv(envKey(k)); val != "" {
-			if k == "okta.scopes" {
-				v.Set(k, strings.Fields(strings.ReplaceAll(val, ",", " ")))
-				continue
-			}
-			v.Set(k, val)
+	// Environment overrides, read through Env so tests control them, and
+	// parsed here so a bad value is blamed on its variable, not the file.
+	for _, k := range keys {
+		raw := env.Getenv(envKey(k.name))
+		if raw == "" {
+			continue
 		}
+		val, err := parseEnvValue(k.typ, raw)
+		if err != nil {
+			return nil, usageErrorf("%s=%q: %v (it overrides %s)", envKey(k.name), raw, err, k.name)
+		}
+		v.Set(k.name, val)
 	}
 	if g.db != "" {
 		v.Set("db", g.db)
@@ -216,6 +167,47 @@ func loadConfig(env *Env, g *globalOptions, required bool) (*Config, error) {
 		return nil, usageErrorf("config %s: %v", where, err)
 	}
 	return &c, nil
+}
+
+// parseEnvValue parses an environment override for a key of type t.
+// Lists are comma- or space-separated.
+func parseEnvValue(t reflect.Type, raw string) (any, error) {
+	s := strings.TrimSpace(raw)
+	switch {
+	case t == durationType:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return nil, errors.New("not a duration (e.g. 90s, 168h)")
+		}
+		return d, nil
+	case t.Kind() == reflect.Int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return nil, errors.New("not an integer")
+		}
+		return n, nil
+	case t.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, errors.New("not true or false")
+		}
+		return b, nil
+	case t.Kind() == reflect.Slice:
+		parts := strings.Fields(strings.ReplaceAll(s, ",", " "))
+		if t.Elem().Kind() == reflect.Int {
+			ns := make([]int, len(parts))
+			for i, p := range parts {
+				n, err := strconv.Atoi(p)
+				if err != nil {
+					return nil, fmt.Errorf("%q is not an integer", p)
+				}
+				ns[i] = n
+			}
+			return ns, nil
+		}
+		return parts, nil
+	}
+	return raw, nil
 }
 
 // tidyDecodeError shortens mapstructure's multi-line error to its causes,
@@ -235,12 +227,22 @@ func tidyDecodeError(err error) string {
 	return strings.Join(parts, "; ")
 }
 
-// checkKeys rejects keys the Config does not define, naming file, line and
-// key: a typo must never silently disable a control.
-func checkKeys(file string, data []byte) error {
+// checkConfigFile refuses what the Config does not define or cannot hold,
+// naming file, line and key: an unknown key (a typo must never silently
+// disable a control), a value of the wrong type (1000.7 for an integer is
+// refused, not truncated), a second YAML document.
+func checkConfigFile(file string, data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
 		return usageErrorf("config %s: %v", file, err)
+	}
+	var second yaml.Node
+	if err := dec.Decode(&second); err == nil {
+		return usageErrorf("config %s:%d: a second YAML document: uar.yaml holds one", file, second.Line)
 	}
 	if len(root.Content) == 0 {
 		return nil
@@ -254,23 +256,33 @@ func checkKeys(file string, data []byte) error {
 }
 
 func walkKeys(file string, n *yaml.Node, t reflect.Type, prefix string, problems *[]string) {
-	switch t.Kind() {
-	case reflect.Struct:
-		if t == reflect.TypeOf(time.Duration(0)) {
-			return
+	key := strings.TrimSuffix(prefix, ".")
+	bad := func(format string, args ...any) {
+		*problems = append(*problems, fmt.Sprintf("%s:%d:%d: %s: ", file, n.Line, n.Column, key)+fmt.Sprintf(format, args...))
+	}
+	if n.Kind == yaml.AliasNode {
+		bad("aliases are not allowed in uar.yaml")
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	switch {
+	case t == durationType:
+		if n.Kind != yaml.ScalarNode {
+			bad("want a duration such as 120s")
+		} else if _, err := time.ParseDuration(n.Value); err != nil {
+			bad("%q is not a duration (e.g. 120s, 168h)", n.Value)
 		}
+	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-				return
-			}
-			*problems = append(*problems, fmt.Sprintf("%s:%d:%d: %s: want a mapping", file, n.Line, n.Column, strings.TrimSuffix(prefix, ".")))
+			bad("want a mapping")
 			return
 		}
 		fields := map[string]reflect.Type{}
 		for i := range t.NumField() {
 			f := t.Field(i)
-			tag := f.Tag.Get("mapstructure")
-			if tag != "" && tag != "-" {
+			if tag := f.Tag.Get("mapstructure"); tag != "" && tag != "-" {
 				fields[tag] = f.Type
 			}
 		}
@@ -283,72 +295,61 @@ func walkKeys(file string, n *yaml.Node, t reflect.Type, prefix string, problems
 			}
 			walkKeys(file, n.Content[i+1], ft, prefix+k.Value+".", problems)
 		}
-	case reflect.Slice:
-		if n.Kind == yaml.SequenceNode {
-			for i, item := range n.Content {
-				walkKeys(file, item, t.Elem(), fmt.Sprintf("%s[%d].", strings.TrimSuffix(prefix, "."), i), problems)
-			}
+	case t.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			bad("want a list")
+			return
+		}
+		for i, item := range n.Content {
+			walkKeys(file, item, t.Elem(), fmt.Sprintf("%s[%d].", key, i), problems)
+		}
+	case n.Kind != yaml.ScalarNode:
+		bad("want a single value, not a %s", map[yaml.Kind]string{yaml.MappingNode: "mapping", yaml.SequenceNode: "list"}[n.Kind])
+	case t.Kind() == reflect.Int:
+		if _, err := strconv.Atoi(n.Value); err != nil || (n.Tag != "!!int" && n.Tag != "!!str") {
+			bad("%s is not an integer", n.Value)
+		}
+	case t.Kind() == reflect.Bool:
+		if _, err := strconv.ParseBool(n.Value); err != nil || (n.Tag != "!!bool" && n.Tag != "!!str") {
+			bad("%s is not true or false", n.Value)
 		}
 	}
 }
 
-// validate checks values, naming the key of each problem.
+// validate checks values, each section with its own rules, naming the key
+// of each problem.
 func (c *Config) validate() error {
 	var errs []string
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
-	}
-	if c.DB == "" {
-		bad("db", "is empty")
-	}
-	if c.Okta.GroupPrefix == "" {
-		bad("okta.group_prefix", "is empty: it would select every group")
-	}
-	if c.Okta.PageSize < 1 || c.Okta.PageSize > 1000 {
-		bad("okta.page_size", "%d is out of range 1..1000", c.Okta.PageSize)
-	}
-	if c.Okta.Concurrency < 1 || c.Okta.Concurrency > 32 {
-		bad("okta.concurrency", "%d is out of range 1..32", c.Okta.Concurrency)
-	}
-	if c.Okta.MaxRequestsPerMinute < 0 {
-		bad("okta.max_requests_per_minute", "must be 0 (no client-side cap) or more")
-	}
-	switch c.Okta.AuthMode {
-	case "ssws", "private_key":
-	default:
-		bad("okta.auth_mode", "%q: want ssws or private_key", c.Okta.AuthMode)
-	}
-	if c.Okta.RequestTimeout <= 0 {
-		bad("okta.request_timeout", "must be positive")
-	}
-	for _, u := range []struct{ key, val string }{
-		{"okta.org_url", c.Okta.OrgURL}, {"jira.base_url", c.Jira.BaseURL},
-		{"confluence.base_url", c.Confluence.BaseURL}, {"slack.api_url", c.Slack.APIURL}, {"ai.base_url", c.AI.BaseURL},
-	} {
-		if u.val != "" {
-			if err := httpx.CheckEndpoint(u.key, u.val); err != nil {
-				errs = append(errs, err.Error())
+	add := func(err error) {
+		if err != nil {
+			for _, l := range strings.Split(err.Error(), "\n") {
+				errs = append(errs, l)
 			}
 		}
 	}
-	if c.Review.WindowDays < 1 {
-		bad("review.window_days", "must be at least 1")
+	if c.DB == "" {
+		errs = append(errs, "db: is empty")
 	}
-	if c.Revoke.MaxPerRun < 1 {
-		bad("revoke.max_per_run", "must be at least 1")
-	}
+	add(c.Okta.Validate())
+	add(c.Jira.Validate())
+	add(c.Confluence.Validate())
+	add(c.Slack.Validate())
+	add(c.AI.Validate())
+	add(c.Review.Validate())
+	add(c.Snapshot.Validate())
+	add(c.Revoke.Validate())
 	seen := map[string]bool{}
 	for i, s := range c.Systems {
 		key := fmt.Sprintf("systems[%d]", i)
 		if strings.TrimSpace(s.Name) == "" {
-			bad(key+".name", "is empty")
+			errs = append(errs, key+".name: is empty")
 		} else if seen[strings.ToLower(s.Name)] {
-			bad(key+".name", "%q is listed twice", s.Name)
+			errs = append(errs, fmt.Sprintf("%s.name: %q is listed twice", key, s.Name))
 		}
 		seen[strings.ToLower(s.Name)] = true
 		for j, g := range s.Groups {
 			if _, err := path.Match(g, ""); err != nil {
-				bad(fmt.Sprintf("%s.groups[%d]", key, j), "bad glob %q", g)
+				errs = append(errs, fmt.Sprintf("%s.groups[%d]: bad glob %q", key, j, g))
 			}
 		}
 	}
@@ -356,16 +357,6 @@ func (c *Config) validate() error {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-// modelSystems converts the configured systems.
-func (c *Config) modelSystems() []model.System {
-	out := make([]model.System, 0, len(c.Systems))
-	for _, s := range c.Systems {
-		out = append(out, model.System{Name: s.Name, Groups: s.Groups, Owner: s.Owner, OwnerAccountID: s.OwnerAccountID,
-			BackupReviewer: s.BackupReviewer, Delegates: s.Delegates})
-	}
-	return out
 }
 
 // requireSet returns a usage error naming every empty key among pairs
@@ -381,25 +372,4 @@ func requireSet(pairs ...string) error {
 		return usageErrorf("config: %s not set", strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// secret reads a secret from the environment; fallbacks are tried in order.
-func secret(env *Env, names ...string) string {
-	for _, n := range names {
-		if v := env.Getenv(n); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// secretValues returns every secret set in the environment, to scrub.
-func secretValues(env *Env) []string {
-	var out []string
-	for _, n := range secretEnvNames {
-		if v := env.Getenv(n); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/uar-dev/uar/internal/evidence"
 	"github.com/uar-dev/uar/internal/httpx"
+	"github.com/uar-dev/uar/internal/review"
 	"github.com/uar-dev/uar/internal/store"
 )
 
@@ -62,12 +63,17 @@ func WithHint(err error, hint string) error {
 func exitCode(err error) int {
 	var ue *UsageError
 	var pe *PolicyGateError
+	var pre *review.PrerequisiteError
+	var se *review.SettingError
+	var panicked *PanicError
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &panicked):
+		return ExitFailure
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &ue), errors.Is(err, store.ErrNotExist):
+	case errors.As(err, &ue), errors.Is(err, store.ErrNotExist), errors.As(err, &pre), errors.As(err, &se):
 		return ExitUsage
 	case errors.Is(err, evidence.ErrTampered):
 		return ExitIntegrity
@@ -92,6 +98,22 @@ func hints(err error) []string {
 	var se *httpx.StatusError
 	if errors.As(err, &se) && se.Hint != "" {
 		out = append(out, se.Hint)
+	}
+	var pre *review.PrerequisiteError
+	if errors.As(err, &pre) && pre.Hint != "" {
+		out = append(out, pre.Hint)
+	}
+	var set *review.SettingError
+	if errors.As(err, &set) && set.Hint != "" {
+		out = append(out, set.Hint)
+	}
+	var he *review.HintedError
+	if errors.As(err, &he) && he.Hint != "" {
+		out = append(out, he.Hint)
+	}
+	var ie *review.IncompleteError
+	if errors.As(err, &ie) {
+		out = append(out, "what was published is recorded; fix the cause and run 'uar publish' again to complete it")
 	}
 	var ae *httpx.AuthError
 	if errors.As(err, &ae) && ae.Hint != "" {

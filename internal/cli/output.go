@@ -23,7 +23,8 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // writeTable writes a header and rows: aligned columns on a terminal,
-// TSV otherwise (no truncation, tabs and newlines in cells escaped).
+// TSV otherwise (no truncation; tabs, newlines and control characters in
+// cells escaped).
 func writeTable(w io.Writer, tty bool, header []string, rows [][]string) error {
 	if tty {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -43,20 +44,28 @@ func writeTable(w io.Writer, tty bool, header []string, rows [][]string) error {
 	b.WriteString(strings.Join(header, "\t"))
 	b.WriteByte('\n')
 	for _, r := range rows {
-		for i, c := range r {
-			if i > 0 {
-				b.WriteByte('\t')
-			}
-			b.WriteString(tsvCell(c))
+		if err := writeTSVRow(b, r); err != nil {
+			return err
 		}
-		b.WriteByte('\n')
 	}
 	return b.Flush()
 }
 
+func writeTSVRow(w *bufio.Writer, cells []string) error {
+	for i, c := range cells {
+		if i > 0 {
+			w.WriteByte('\t')
+		}
+		w.WriteString(tsvCell(c))
+	}
+	return w.WriteByte('\n')
+}
+
 var tsvEscaper = strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n", "\r", "\\r")
 
-func tsvCell(s string) string { return tsvEscaper.Replace(s) }
+// tsvCell escapes a cell for one line of a table: backslash, tab and line
+// breaks as \\, \t, \n, \r; other control characters as \xNN.
+func tsvCell(s string) string { return safeText(tsvEscaper.Replace(s)) }
 
 // cellString renders a SQLite value for a table cell.
 func cellString(v any) string {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,8 +23,16 @@ type globalOptions struct {
 
 // Main runs uar with args and returns the process exit code. It is the
 // whole program: cmd/uar only wires signals and os.Exit around it.
-func Main(ctx context.Context, args []string, env *Env) int {
+func Main(ctx context.Context, args []string, env *Env) (code int) {
 	g := &globalOptions{args: args}
+	defer func() {
+		// A panic anywhere below is a bug: report it as a failure (exit 1,
+		// never 2, which schedulers read as a usage error). withRun has
+		// already marked the run failed on its way up.
+		if r := recover(); r != nil {
+			code = reportError(env, &PanicError{Value: r, Stack: debug.Stack()}, g.json)
+		}
+	}()
 	root := newRootCmd(env, g)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
@@ -41,6 +49,16 @@ func Main(ctx context.Context, args []string, env *Env) int {
 		}
 	}
 	return reportError(env, err, g.json)
+}
+
+// PanicError is a recovered panic: a bug in uar, reported as a failure.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("internal error (a bug in uar; please report it): %v", e.Value)
 }
 
 func newRootCmd(env *Env, g *globalOptions) *cobra.Command {
@@ -68,24 +86,22 @@ no config file, no secrets and no network.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &UsageError{Err: err, Command: c.CommandPath()}
 	})
+	// The whole command tree, in the order of the review.
 	root.AddCommand(
 		newInitCmd(env, g),
+		newSnapshotCmd(env, g),
+		newScoreCmd(env, g),
+		newPublishCmd(env, g),
 		newVerifyCmd(env, g),
 		newQueryCmd(env, g),
+		newSandboxCmd(env, g),
 		newVersionCmd(env, g),
 	)
-	for _, c := range extraCommands {
-		root.AddCommand(c(env, g))
-	}
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}
 	return root
 }
-
-// extraCommands lets command files register themselves without editing
-// the list above (each file appends in an init function).
-var extraCommands []func(*Env, *globalOptions) *cobra.Command
 
 // wrapArgs turns cobra's argument-count errors into usage errors.
 func wrapArgs(c *cobra.Command) {
@@ -122,45 +138,5 @@ func resolveReview(env *Env, flag string) (string, error) {
 	return flag, nil
 }
 
-// ui prints messages on stderr at the levels the global flags allow.
-type ui struct {
-	env *Env
-	g   *globalOptions
-}
-
-func (u ui) Infof(format string, args ...any) {
-	if !u.g.quiet && !u.g.json {
-		fmt.Fprintf(u.env.Stderr, format+"\n", args...)
-	}
-}
-
-func (u ui) Warnf(format string, args ...any) {
-	fmt.Fprintf(u.env.Stderr, "uar: warning: "+format+"\n", args...)
-}
-
-func (u ui) Debugf(format string, args ...any) {
-	if u.g.verbose {
-		fmt.Fprintf(u.env.Stderr, "uar: debug: "+format+"\n", args...)
-	}
-}
-
-// progressOn reports whether a progress line may be drawn.
-func (u ui) progressOn() bool { return u.env.StderrTTY && !u.g.quiet && !u.g.json }
-
-// Progress redraws one status line on a terminal; Done ends it.
-func (u ui) Progress(format string, args ...any) {
-	if u.progressOn() {
-		fmt.Fprintf(u.env.Stderr, "\r\033[K"+format, args...)
-	}
-}
-
-func (u ui) ProgressDone() {
-	if u.progressOn() {
-		fmt.Fprint(u.env.Stderr, "\r\033[K")
-	}
-}
-
 // noArgs is cobra.NoArgs (wrapped as a usage error by wrapArgs).
 var noArgs = cobra.NoArgs
-
-func joinLines(lines ...string) string { return strings.Join(lines, "\n") }

@@ -5,25 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/uar-dev/uar/internal/evidence"
+	"github.com/uar-dev/uar/internal/review"
 	"github.com/uar-dev/uar/internal/store"
 )
 
-// runCtx is what a store-writing command works with: its config, the open
-// store, the run it is recorded as, its ledger and its one clock reading.
+// runCtx is what a store-writing command works with: its config, the
+// review.Step (open store, run, ledger, clock) and the streams.
 type runCtx struct {
-	env    *Env
-	g      *globalOptions
-	ui     ui
-	cfg    *Config
-	store  *store.Store
-	run    store.Run
-	ledger *evidence.Ledger
-	review string
-	runAt  time.Time
+	env  *Env
+	g    *globalOptions
+	ui   ui
+	cfg  *Config
+	step *review.Step
 }
 
 // runSpec says how a command runs.
@@ -103,10 +101,11 @@ func openStore(ctx context.Context, env *Env, path string, create bool) (*store.
 	return store.Open(ctx, path, store.Options{Create: create, Now: env.Now})
 }
 
-// withRun loads the config, opens the store, records the run, runs fn and
-// records how it ended. A context cancelled by Ctrl-C marks the run
-// interrupted; a run left "running" by a crashed process is marked
-// interrupted by the next command, with a warning.
+// withRun loads the config, opens the store, records the run, builds the
+// review.Step, runs fn and records how it ended. A context cancelled by
+// Ctrl-C marks the run interrupted; a panic in fn marks it failed and comes
+// back as a *PanicError; a run left "running" by a crashed process is
+// marked interrupted by the next command, with a warning.
 func withRun(ctx context.Context, env *Env, g *globalOptions, spec runSpec, fn func(context.Context, *runCtx) error) error {
 	cfg, err := loadConfig(env, g, spec.configNeeded)
 	if err != nil {
@@ -135,13 +134,13 @@ func withRun(ctx context.Context, env *Env, g *globalOptions, spec runSpec, fn f
 	if err != nil {
 		return err
 	}
-	rc := &runCtx{
-		env: env, g: g, ui: u, cfg: cfg, store: st, run: run, review: spec.review,
-		ledger: &evidence.Ledger{Store: st, RunID: run.ID, Review: spec.review, Actor: who},
-		runAt:  env.Now().UTC(),
-	}
+	rc := &runCtx{env: env, g: g, ui: u, cfg: cfg, step: &review.Step{
+		Store: st, Run: run, Review: spec.review, Now: env.Now().UTC(), Out: u,
+		Ledger: &evidence.Ledger{Store: st, RunID: run.ID, Review: spec.review, Actor: who},
+		Scrub:  func(s string) string { return scrubSecrets(env, s) },
+	}}
 	u.Debugf("run %s: %s", run.ID, spec.command)
-	ferr := fn(ctx, rc)
+	ferr := runGuarded(ctx, rc, fn)
 	status, text := store.RunOK, ""
 	switch {
 	case ferr == nil:
@@ -157,6 +156,17 @@ func withRun(ctx context.Context, env *Env, g *globalOptions, spec runSpec, fn f
 	return ferr
 }
 
+// runGuarded runs fn and turns a panic into a *PanicError, so the run is
+// recorded as failed instead of staying "running".
+func runGuarded(ctx context.Context, rc *runCtx, fn func(context.Context, *runCtx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return fn(ctx, rc)
+}
+
 // scrubSecrets removes any secret value from s.
 func scrubSecrets(env *Env, s string) string {
 	for _, v := range secretValues(env) {
@@ -170,14 +180,18 @@ func scrubSecrets(env *Env, s string) string {
 // httpClient returns a client whose every exchange is recorded in the
 // ledger as a call to service, with all secrets scrubbed.
 func (rc *runCtx) httpClient(service string, timeout time.Duration) *http.Client {
-	base := rc.env.HTTP.Transport
+	return recordingClient(rc.env, rc.step.Ledger, service, timeout)
+}
+
+func recordingClient(env *Env, ledger *evidence.Ledger, service string, timeout time.Duration) *http.Client {
+	base := env.HTTP.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
 	if timeout <= 0 {
-		timeout = rc.env.HTTP.Timeout
+		timeout = env.HTTP.Timeout
 	}
-	rec := &evidence.Recorder{Base: base, Ledger: rc.ledger, Service: service, Secrets: secretValues(rc.env), Now: rc.env.Now}
+	rec := &evidence.Recorder{Base: base, Ledger: ledger, Service: service, Secrets: secretValues(env), Now: env.Now}
 	return &http.Client{Transport: rec, Timeout: timeout}
 }
 

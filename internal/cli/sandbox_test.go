@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uar-dev/uar/internal/review"
 	"github.com/uar-dev/uar/internal/sandbox"
 )
 
@@ -116,8 +117,8 @@ func TestSandboxReferenceOrgWorksWithSnapshotAndScore(t *testing.T) {
 		t.Fatalf("snapshot exit %d: %s", code, te.err)
 	}
 	var sum struct {
-		Systems []systemCount  `json:"systems"`
-		Totals  map[string]int `json:"totals"`
+		Systems []review.SystemCount `json:"systems"`
+		Totals  map[string]int       `json:"totals"`
 	}
 	if err := json.Unmarshal(te.out.Bytes(), &sum); err != nil {
 		t.Fatalf("snapshot JSON: %v: %s", err, te.out)
@@ -125,7 +126,7 @@ func TestSandboxReferenceOrgWorksWithSnapshotAndScore(t *testing.T) {
 	if sum.Totals["groups"] != 4 || sum.Totals["users"] != 8 || sum.Totals["memberships"] != 9 {
 		t.Errorf("totals = %v, want 4 groups, 8 users, 9 memberships", sum.Totals)
 	}
-	want := []systemCount{{"NetSuite", 2, 7, 7}, {"Salesforce", 1, 1, 1}, {"Workday", 1, 1, 1}}
+	want := []review.SystemCount{{System: "NetSuite", Groups: 2, Users: 7, Memberships: 7}, {System: "Salesforce", Groups: 1, Users: 1, Memberships: 1}, {System: "Workday", Groups: 1, Users: 1, Memberships: 1}}
 	if len(sum.Systems) != len(want) {
 		t.Fatalf("systems = %+v, want %+v", sum.Systems, want)
 	}
@@ -140,7 +141,7 @@ func TestSandboxReferenceOrgWorksWithSnapshotAndScore(t *testing.T) {
 		t.Fatalf("score --ai exit %d: %s", code, te.err)
 	}
 	// The fake Slack accepts the sandbox's Slack token.
-	req, _ := http.NewRequest(http.MethodPost, sr.urls["slack"]+"auth.test", strings.NewReader("token="+te.vars[EnvSlackToken]))
+	req := must(http.NewRequest(http.MethodPost, sr.urls["slack"]+"auth.test", strings.NewReader("token="+te.vars[EnvSlackToken])))(t)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -168,7 +169,7 @@ func TestSandboxReferenceOrgWorksWithSnapshotAndScore(t *testing.T) {
 		t.Errorf("ready file left behind after stop: %v", err)
 	}
 	// No store: the sandbox is a fixture, not a review step.
-	if m, _ := filepath.Glob(filepath.Join(dir, "*.db")); len(m) != 0 {
+	if m := must(filepath.Glob(filepath.Join(dir, "*.db")))(t); len(m) != 0 {
 		t.Errorf("sandbox created a store: %v", m)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "sandbox.env")); !strings.Contains(string(b), "FAKE") {
@@ -218,8 +219,8 @@ func TestSandboxGeneratedOrgOktaOnly(t *testing.T) {
 		t.Fatalf("snapshot exit %d: %s", code, te.err)
 	}
 	var sum struct {
-		Systems []systemCount  `json:"systems"`
-		Totals  map[string]int `json:"totals"`
+		Systems []review.SystemCount `json:"systems"`
+		Totals  map[string]int       `json:"totals"`
 	}
 	if err := json.Unmarshal(te.out.Bytes(), &sum); err != nil {
 		t.Fatal(err)

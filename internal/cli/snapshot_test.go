@@ -39,7 +39,7 @@ func TestSnapshotAuthRefusedExits4(t *testing.T) {
 		t.Errorf("token leaked: %s", msg)
 	}
 	s := openTestStore(t, "t.db")
-	runs, _ := s.Runs(context.Background())
+	runs := must(s.Runs(context.Background()))(t)
 	if len(runs) != 1 || runs[0].Status != store.RunFailed || strings.Contains(runs[0].Error, "wrong-token") {
 		t.Errorf("runs %+v", runs)
 	}
@@ -80,8 +80,7 @@ func TestSnapshot429ExhaustedNamesEndpoint(t *testing.T) {
 		t.Errorf("error should name the endpoint and the 429: %s", te.err)
 	}
 	s := openTestStore(t, "t.db")
-	snaps, _ := s.Snapshots(context.Background())
-	if len(snaps) != 0 {
+	if snaps := must(s.Snapshots(context.Background()))(t); len(snaps) != 0 {
 		t.Errorf("a failed snapshot must not be stored: %+v", snaps)
 	}
 }
@@ -95,9 +94,15 @@ func TestSnapshotInterrupted(t *testing.T) {
 	fake := startOkta(t, te, org)
 	fake.SetLatency(20 * time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
-		for fake.Requests().Count("GET", "") < 8 {
-			time.Sleep(5 * time.Millisecond)
+		// Interrupt once 8 requests were served; give up (and fail below,
+		// since the snapshot then completes) after 30 s.
+		deadline := time.Now().Add(30 * time.Second)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for fake.Requests().Count("GET", "") < 8 && time.Now().Before(deadline) {
+			<-tick.C
 		}
 		cancel()
 	}()
@@ -105,15 +110,14 @@ func TestSnapshotInterrupted(t *testing.T) {
 		t.Fatalf("exit %d, want 130: %s", code, te.err)
 	}
 	s := openTestStore(t, "t.db")
-	snaps, _ := s.Snapshots(context.Background())
-	if len(snaps) != 0 {
+	if snaps := must(s.Snapshots(context.Background()))(t); len(snaps) != 0 {
 		t.Fatalf("interrupted snapshot stored: %+v", snaps)
 	}
-	pages, _ := s.FindEvidence(context.Background(), store.EvidenceFilter{Source: "okta"})
+	pages := must(s.FindEvidence(context.Background(), store.EvidenceFilter{Source: "okta"}))(t)
 	if len(pages) < 5 {
 		t.Fatalf("recorded pages %d, want the ones fetched before the interrupt", len(pages))
 	}
-	runs, _ := s.Runs(context.Background())
+	runs := must(s.Runs(context.Background()))(t)
 	if len(runs) != 1 || runs[0].Status != store.RunInterrupted {
 		t.Fatalf("runs %+v", runs)
 	}
@@ -153,8 +157,8 @@ func TestAbandonedRunMarkedByNextCommand(t *testing.T) {
 		t.Errorf("no warning: %s", te.err)
 	}
 	rs := openTestStore(t, "t.db")
-	runs, _ := rs.Runs(context.Background())
-	if runs[1].Status != store.RunInterrupted {
+	runs := must(rs.Runs(context.Background()))(t)
+	if len(runs) != 3 || runs[1].Status != store.RunInterrupted {
 		t.Errorf("runs %+v", runs)
 	}
 }

@@ -63,20 +63,17 @@ func sealSnapshot(t testing.TB, s *store.Store, l *Ledger) {
 		Memberships: []model.Membership{{GroupID: "00g1", UserID: "00u1", Source: model.SourceDirect}, {GroupID: "00g1", UserID: "00u2", Source: model.SourceDirect}},
 	}
 	err := s.WithTx(context.Background(), func(tx *store.Tx) error {
-		id, err := NextID(context.Background(), tx)
+		var announced string
+		row, err := l.Derive(context.Background(), tx, "snapshot", func(id string) (Derived, error) {
+			announced = id
+			sid, err := tx.InsertSnapshot(context.Background(), store.SnapshotHeader{Review: "2026-Q4", Source: store.SnapshotOkta, RunID: l.RunID}, snap, id)
+			return Derived{Scopes: []Scope{{"snapshots", sid}, {"snapshot_groups", sid}, {"snapshot_users", sid}, {"snapshot_memberships", sid}}}, err
+		})
 		if err != nil {
 			return err
 		}
-		sid, err := tx.InsertSnapshot(context.Background(), store.SnapshotHeader{Review: "2026-Q4", Source: store.SnapshotOkta, RunID: l.RunID}, snap, id)
-		if err != nil {
-			return err
-		}
-		row, err := l.Seal(context.Background(), tx, "snapshot", []Scope{{"snapshots", sid}, {"snapshot_groups", sid}, {"snapshot_users", sid}, {"snapshot_memberships", sid}}, nil)
-		if err != nil {
-			return err
-		}
-		if row.ID != id {
-			t.Errorf("seal row id %s, want the announced %s", row.ID, id)
+		if row.ID != announced {
+			t.Errorf("seal row id %s, want the announced %s", row.ID, announced)
 		}
 		return nil
 	})

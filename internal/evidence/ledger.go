@@ -195,11 +195,12 @@ type Scope struct {
 	Scope any // the value of the table's scope column (an int64 id or a string)
 }
 
-// Seal appends the derive row that closes a derivation pass: it digests
+// seal appends the derive row that closes a derivation pass: it digests
 // every scope's rows as they now stand in tx and records the digests, so a
 // later edit of any of those rows is detected by Verify. Callers write the
-// rows first with evidence_id = NextID(tx), then Seal in the same tx.
-func (l *Ledger) Seal(ctx context.Context, tx *store.Tx, name string, scopes []Scope, extra map[string]any) (store.EvidenceRow, error) {
+// rows first with evidence_id = NextID(tx), then seal in the same tx;
+// [Ledger.Derive] is the only caller.
+func (l *Ledger) seal(ctx context.Context, tx *store.Tx, name string, scopes []Scope, extra map[string]any) (store.EvidenceRow, error) {
 	digests := make([]store.Digest, 0, len(scopes))
 	var rows int64
 	for _, s := range scopes {

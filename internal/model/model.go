@@ -157,13 +157,16 @@ type Suppression struct {
 
 // System is one SOX system from the configuration: which groups belong to
 // it and who reviews them.
+//
+// The mapstructure and yaml tags make it the element type of uar.yaml's
+// systems: list (DESIGN §5); the json tags are how snapshots record it.
 type System struct {
-	Name           string   `json:"name"`
-	Groups         []string `json:"groups"` // globs over group names (path.Match syntax)
-	Owner          string   `json:"owner"`
-	OwnerAccountID string   `json:"owner_account_id"`
-	BackupReviewer string   `json:"backup_reviewer"`
-	Delegates      []string `json:"delegates"`
+	Name           string   `json:"name" mapstructure:"name" yaml:"name"`
+	Groups         []string `json:"groups" mapstructure:"groups" yaml:"groups"` // globs over group names (path.Match syntax)
+	Owner          string   `json:"owner" mapstructure:"owner" yaml:"owner"`
+	OwnerAccountID string   `json:"owner_account_id" mapstructure:"owner_account_id" yaml:"owner_account_id,omitempty"`
+	BackupReviewer string   `json:"backup_reviewer" mapstructure:"backup_reviewer" yaml:"backup_reviewer,omitempty"`
+	Delegates      []string `json:"delegates" mapstructure:"delegates" yaml:"delegates,omitempty"`
 }
 
 // MapSystem returns the system and role of a group: the first configured

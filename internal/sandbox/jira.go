@@ -38,7 +38,11 @@ type JiraOptions struct {
 	Clock       Clock          // stamps created/updated
 	Location    *time.Location // zone dates are written in (default UTC, i.e. "+0000")
 	SearchPage  int            // max issues per /search/jql page (default 50)
-	CommentPage int            // max comments per page (default 100)
+	// Users is the site's user directory for /user/search (email →
+	// display name). Nil makes every well-formed address a user, with
+	// JiraAccountID(email) as its account id.
+	Users       map[string]string
+	CommentPage int // max comments per page (default 100)
 }
 
 // JiraIssue is the fake's view of an issue, for assertions.
@@ -291,6 +295,8 @@ func (j *Jira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == api+"/myself" && r.Method == http.MethodGet:
 		writeJSON(rec, 200, map[string]any{"accountId": JiraAccountID(j.opts.Email), "emailAddress": j.opts.Email,
 			"displayName": j.displayName(j.opts.Email), "active": true, "timeZone": j.opts.Location.String(), "accountType": "atlassian"})
+	case p == api+"/user/search" && r.Method == http.MethodGet:
+		j.userSearch(rec, r)
 	case p == api+"/search" || p == "/rest/api/2/search":
 		jiraError(rec, http.StatusGone, []string{"The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"}, nil)
 	case p == api+"/search/jql" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
@@ -1000,4 +1006,42 @@ func (j *Jira) transition(w http.ResponseWriter, key string, body []byte) {
 		}
 	}
 	jiraError(w, 400, []string{"Transition id '" + in.Transition.ID + "' is not valid for this issue."}, nil)
+}
+
+// userSearch answers GET /rest/api/3/user/search?query=: the users whose
+// email or display name contains the query (case-insensitive), with the
+// email hidden where HideEmail says so, as Jira's privacy settings do.
+func (j *Jira) userSearch(w http.ResponseWriter, r *http.Request) {
+	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("query")))
+	if q == "" {
+		jiraError(w, http.StatusBadRequest, []string{"The query parameter 'query' is required."}, nil)
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	users := j.opts.Users
+	if users == nil {
+		users = map[string]string{}
+		if at := strings.Index(q, "@"); at > 0 && at < len(q)-1 && !strings.ContainsAny(q, " ,;") {
+			users[q] = q
+		}
+	}
+	emails := make([]string, 0, len(users))
+	for e := range users {
+		emails = append(emails, e)
+	}
+	slices.Sort(emails)
+	out := []map[string]any{}
+	for _, e := range emails {
+		name := users[e]
+		if !strings.Contains(strings.ToLower(e), q) && !strings.Contains(strings.ToLower(name), q) {
+			continue
+		}
+		u := map[string]any{"accountId": JiraAccountID(e), "accountType": "atlassian", "displayName": name, "active": true}
+		if !j.hidden[strings.ToLower(e)] {
+			u["emailAddress"] = e
+		}
+		out = append(out, u)
+	}
+	writeJSON(w, http.StatusOK, out)
 }

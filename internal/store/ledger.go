@@ -236,6 +236,7 @@ var DerivedTables = []DerivedTable{
 	{"publications", "id", []string{"id"}, []string{"id", "review", "run_id", "service", "kind", "system", "action", "external_id", "external_key", "url", "version", "service_time", "evidence_id"}},
 	{"decisions", "pass_id", []string{"id"}, []string{"id", "review", "pass_id", "system", "action", "target", "group_name", "decided_by", "decided_at", "status", "reason", "jira_key", "comment_id", "comment_updated", "edited", "line", "evidence_id"}},
 	{"revocations", "id", []string{"id"}, []string{"id", "review", "run_id", "system", "user_id", "user_login", "group_id", "group_name", "status", "reason", "requested_by", "executed_at", "verified_at", "okta_request_id", "evidence_id"}},
+	{"reviewers", "run_id", []string{"id"}, []string{"id", "review", "run_id", "system", "role", "email", "account_id", "display_name", "source", "evidence_id"}},
 }
 
 // LookupDerivedTable returns the registry entry for name.
@@ -351,4 +352,16 @@ func (s *Store) Scopes(ctx context.Context, table string) ([]any, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// EvidenceByID returns the ledger row with that id; ErrNotFound if none.
+func (s *Store) EvidenceByID(ctx context.Context, id string) (EvidenceRow, error) {
+	r, err := scanEvidence(s.db.QueryRowContext(ctx, `SELECT `+evidenceCols+` FROM evidence WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return EvidenceRow{}, fmt.Errorf("store: evidence %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return EvidenceRow{}, fmt.Errorf("store: evidence %s: %w", id, err)
+	}
+	return r, nil
 }

@@ -3,8 +3,25 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// ErrReadOnly is wrapped by QueryEach (and Query) when SQLite refused a
+// write because the store is open read-only.
+var ErrReadOnly = errors.New("the store is open read-only")
+
+// classify wraps SQLite's refusal to write as ErrReadOnly.
+func classify(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY {
+		return fmt.Errorf("%w: %v", ErrReadOnly, err)
+	}
+	return err
+}
 
 // Result is a generic query result for `uar query`: column names and rows
 // of values as SQLite returned them (int64, float64, string, nil).
@@ -38,7 +55,7 @@ func (s *Store) Query(ctx context.Context, text string, args ...any) (*Result, e
 func (s *Store) QueryEach(ctx context.Context, text string, args []any, columns func([]string) error, row func([]any) error) error {
 	rows, err := s.db.QueryContext(ctx, text, args...)
 	if err != nil {
-		return err
+		return classify(err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -66,7 +83,7 @@ func (s *Store) QueryEach(ctx context.Context, text string, args []any, columns 
 			return err
 		}
 	}
-	return rows.Err()
+	return classify(rows.Err())
 }
 
 // Named is sql.Named, re-exported so callers need not import database/sql.

@@ -128,6 +128,10 @@ func (w wirePage) page(base string) (Page, error) {
 	return p, nil
 }
 
+// ErrUnknownSpace is wrapped by SpaceID when the space key is unknown (or
+// hidden from the account).
+var ErrUnknownSpace = errors.New("no such space")
+
 // SpaceID resolves a space key (confluence.space) to the numeric id v2
 // uses. An unknown key, or one the account cannot see, is an error naming
 // confluence.space.
@@ -148,7 +152,7 @@ func (c *Client) SpaceID(ctx context.Context, key string) (string, error) {
 			return s.ID, nil
 		}
 	}
-	return "", fmt.Errorf("confluence: confluence.space %q: no such space, or %s cannot see it", key, c.cfg.Email)
+	return "", fmt.Errorf("confluence: confluence.space %q: %w, or %s cannot see it", key, ErrUnknownSpace, c.cfg.Email)
 }
 
 // FindPage returns the current page titled exactly title in the space, or

@@ -345,6 +345,10 @@ func JQLString(s string) string {
 	return `"` + r.Replace(s) + `"`
 }
 
+// ErrUnknownProject is wrapped by FindByLabels when Jira does not know
+// jira.project (or hides it from the account).
+var ErrUnknownProject = errors.New("unknown project")
+
 // FindByLabels returns the issues of project that carry every label in
 // labels, ordered by key.
 func (c *Client) FindByLabels(ctx context.Context, project string, labels []string) ([]Issue, error) {
@@ -361,7 +365,7 @@ func (c *Client) FindByLabels(ctx context.Context, project string, labels []stri
 	var se *httpx.StatusError
 	if errors.As(err, &se) && se.Status == http.StatusBadRequest && strings.Contains(se.Message, "for the field 'project'") {
 		// Jira refuses JQL over a project it does not know (or hides).
-		return nil, fmt.Errorf("jira: jira.project %q does not exist or this account cannot see it: %w", project, err)
+		return nil, fmt.Errorf("jira: jira.project %q does not exist or this account cannot see it: %w", project, errors.Join(ErrUnknownProject, err))
 	}
 	return out, err
 }
