@@ -40,7 +40,7 @@ var tiers = map[string]struct {
 	"internal/sandbox":            {1, []string{"internal/model"}, false},
 	"internal/evidence":           {2, []string{"internal/model", "internal/store", "internal/httpx"}, false},
 	"internal/decisions":          {2, []string{"internal/model", "internal/publish/jira"}, false},
-	"internal/revoke":             {2, []string{"internal/model", "internal/okta"}, false},
+	"internal/revoke":             {2, []string{"internal/model", "internal/httpx"}, false},
 	"internal/review": {3, []string{"internal/model", "internal/httpx", "internal/store", "internal/evidence", "templates", "queries",
 		"internal/okta", "internal/publish/jira", "internal/publish/confluence", "internal/publish/slack", "internal/score", "internal/score/ai",
 		"internal/importer", "internal/report", "internal/diff", "internal/decisions", "internal/revoke"}, false},

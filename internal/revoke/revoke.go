@@ -1,0 +1,223 @@
+// Package revoke plans and applies revocations (DESIGN §9): each accepted
+// REVOKE becomes the removal of one Okta group membership, proven by
+// re-reading the group's members, and is never repeated once proven.
+//
+// # Plan
+//
+// [Plan] takes the accepted requests and the latest recorded outcome per
+// membership and keeps what is not yet proven done or absent (a failed or
+// merely planned removal is planned again); it refuses a membership of a
+// group outside the review's snapshot.
+//
+// # Apply
+//
+// [Apply] works through the plan one membership at a time. A membership
+// that the pre-check finds absent is "already_absent" (no removal is
+// sent; a re-run after a crash between the removal and its record lands
+// here, with the member listing as proof). Otherwise the removal is sent
+// and the members are read again: gone is "done", still there is
+// "failed". Okta refusing the removal (403 E0000006 for an APP_GROUP or
+// BUILT_IN group, 404 for an unknown group or user) is "failed" with
+// Okta's reason; it never stops the others, and is not an authentication
+// failure of the run. A rule-managed membership is removed (Okta adds a
+// rule exclusion) and flagged in the reason.
+package revoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uar-dev/uar/internal/httpx"
+	"github.com/uar-dev/uar/internal/model"
+)
+
+// Membership is one group membership of the review's snapshot.
+type Membership struct {
+	System    string
+	GroupID   string
+	GroupName string
+	GroupType string // OKTA_GROUP, APP_GROUP, BUILT_IN, IMPORT
+	UserID    string
+	UserLogin string
+	Source    string // direct, rule, app
+}
+
+// Key identifies a membership.
+func (m Membership) Key() string { return m.GroupID + "/" + m.UserID }
+
+// Request is one accepted REVOKE for one membership.
+type Request struct {
+	Membership
+	DecisionID  int64
+	RequestedBy string // the decision's author (accountId or email)
+	DecidedAt   time.Time
+	JiraKey     string
+	CommentID   string
+}
+
+// Outcome statuses (DESIGN §6.4).
+const (
+	Planned       = model.RevocationPlanned
+	Done          = model.RevocationDone
+	AlreadyAbsent = model.RevocationAlreadyAbsent
+	Failed        = model.RevocationFailed
+	Skipped       = model.RevocationSkipped
+)
+
+// Final reports whether status ends a membership's revocation: it is not
+// planned again.
+func Final(status string) bool { return status == Done || status == AlreadyAbsent }
+
+// Plan returns the requests not yet final, sorted by system, group name,
+// user login. done maps Membership.Key to the latest recorded status.
+// inSnapshot says whether a group id belongs to the review's snapshot; a
+// request outside it is an error (uar never touches such a group).
+func Plan(reqs []Request, done map[string]string, inSnapshot func(groupID string) bool) ([]Request, error) {
+	var out []Request
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		if !inSnapshot(r.GroupID) {
+			return nil, fmt.Errorf("revoke: group %s (%s) is not in the review's snapshot: refusing to touch it", r.GroupName, r.GroupID)
+		}
+		if seen[r.Key()] || Final(done[r.Key()]) {
+			continue
+		}
+		seen[r.Key()] = true
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Request) int {
+		if c := strings.Compare(a.System, b.System); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.GroupName, b.GroupName); c != 0 {
+			return c
+		}
+		return strings.Compare(a.UserLogin, b.UserLogin)
+	})
+	return out, nil
+}
+
+// Removal is what the identity provider answered to a removal.
+type Removal struct {
+	RequestID string // Okta's X-Okta-Request-Id
+}
+
+// Deprovisioner removes memberships and reads them back; review adapts
+// *okta.Client to it.
+type Deprovisioner interface {
+	// Remove removes userID from groupID. Errors are *httpx.StatusError
+	// for refusals (403 E0000006, 404), anything else for transport.
+	Remove(ctx context.Context, groupID, userID string) (Removal, error)
+	// IsMember re-reads the group's members (no cache) and reports whether
+	// userID is one.
+	IsMember(ctx context.Context, groupID, userID string) (bool, error)
+}
+
+// Outcome is what Apply did for one request.
+type Outcome struct {
+	Request
+	Status     string
+	Reason     string
+	ExecutedAt time.Time // the removal was sent (zero if none was)
+	VerifiedAt time.Time // the members were read and the user was absent
+	RequestID  string
+}
+
+// Latency is the time from the decision to the verified removal.
+func (o Outcome) Latency() time.Duration {
+	if o.VerifiedAt.IsZero() || o.DecidedAt.IsZero() {
+		return 0
+	}
+	return o.VerifiedAt.Sub(o.DecidedAt)
+}
+
+// Apply applies plan through d, calling record before each removal (with
+// Status Planned, so a crash leaves evidence of the attempt) and after it
+// (the outcome). A record error stops Apply: uar must not act on what it
+// cannot record. now reads the clock for the proof times. Apply returns the
+// outcomes in plan order; it stops early only on a record error or when
+// ctx is done.
+func Apply(ctx context.Context, plan []Request, d Deprovisioner, now func() time.Time, record func(Outcome) error) ([]Outcome, error) {
+	var out []Outcome
+	for _, r := range plan {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		o, err := applyOne(ctx, r, d, now, record)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func applyOne(ctx context.Context, r Request, d Deprovisioner, now func() time.Time, record func(Outcome) error) (Outcome, error) {
+	o := Outcome{Request: r}
+	finish := func(status, reason string) (Outcome, error) {
+		o.Status, o.Reason = status, reason
+		if r.Source == model.SourceRule && status == Done {
+			o.Reason = strings.TrimPrefix(o.Reason+"; ", "; ") + "rule-managed membership: Okta adds the user to the rule's exclusions"
+		}
+		return o, record(o)
+	}
+	if r.GroupType == model.GroupTypeImport {
+		return finish(Skipped, "imported from an app export: remove it in the application itself")
+	}
+	present, err := d.IsMember(ctx, r.GroupID, r.UserID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return o, ctx.Err()
+		}
+		return finish(Failed, "cannot read the group's members: "+err.Error())
+	}
+	if !present {
+		o.VerifiedAt = now().UTC()
+		return finish(AlreadyAbsent, "not a member when revoke read the group")
+	}
+	o.Status = Planned
+	if err := record(o); err != nil {
+		return o, err
+	}
+	o.ExecutedAt = now().UTC()
+	rm, err := d.Remove(ctx, r.GroupID, r.UserID)
+	o.RequestID = rm.RequestID
+	if err != nil {
+		if ctx.Err() != nil {
+			return o, ctx.Err()
+		}
+		return finish(Failed, refusal(err))
+	}
+	gone, err := d.IsMember(ctx, r.GroupID, r.UserID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return o, ctx.Err()
+		}
+		return finish(Failed, "removed, but the members could not be read back to prove it: "+err.Error())
+	}
+	if gone {
+		return finish(Failed, "still a member after the removal (a group rule may have added the user back)")
+	}
+	o.VerifiedAt = now().UTC()
+	return finish(Done, "")
+}
+
+// refusal explains why Okta did not remove the membership.
+func refusal(err error) string {
+	var se *httpx.StatusError
+	if errors.As(err, &se) {
+		switch {
+		case se.Status == http.StatusForbidden && se.Code == "E0000006":
+			return "Okta refused (403 E0000006): the group is managed outside Okta (APP_GROUP or BUILT_IN); remove the access in its source directory: " + se.Message
+		case se.Status == http.StatusNotFound:
+			return fmt.Sprintf("Okta answered 404 %s: %s", se.Code, se.Message)
+		}
+		return fmt.Sprintf("Okta answered %d %s: %s", se.Status, se.Code, se.Message)
+	}
+	return err.Error()
+}
