@@ -125,6 +125,36 @@ type cfPage struct {
 	SystemCount, AccessCount, HighCount                     int
 	Systems                                                 []cfSystem
 	Empty                                                   []string
+	Revocations                                             []cfRevocationRun
+}
+
+type cfRevocationRun struct {
+	RunID, At, LedgerHead string
+	Items                 []cfRevocationItem
+}
+
+type cfRevocationItem struct {
+	System, User, Group, Status, RequestedBy, DecidedAt, JiraKey, CommentURL, RequestID, VerifiedAt, LogEventID, Reason string
+}
+
+func cfRevocationRunOf(r model.RevocationRun) cfRevocationRun {
+	out := cfRevocationRun{RunID: XMLText(r.RunID), At: utcTime(r.At), LedgerHead: XMLText(r.LedgerHead)}
+	for _, it := range r.Items {
+		out.Items = append(out.Items, cfRevocationItem{
+			System: XMLText(it.System), User: XMLText(it.UserLogin), Group: XMLText(it.GroupName), Status: XMLText(it.Status),
+			RequestedBy: XMLText(it.RequestedBy), DecidedAt: utcTime(it.DecidedAt), JiraKey: XMLText(it.JiraKey),
+			CommentURL: webURL(it.CommentURL), RequestID: XMLText(it.OktaRequestID), VerifiedAt: utcTime(it.VerifiedAt),
+			LogEventID: XMLText(it.LogEventID), Reason: XMLText(it.Reason),
+		})
+	}
+	return out
+}
+
+// RevocationPanel renders one revoke run as the red panel the review page
+// carries (the same markup ConfluencePage renders for v.Revocations), for
+// revoke to append to the current page.
+func RevocationPanel(r model.RevocationRun) (string, error) {
+	return cfRender("revocation_panel", cfRevocationRunOf(r))
 }
 
 type cfAccessPage struct {
@@ -192,10 +222,10 @@ func cfSystemOf(s model.SystemReview) cfSystem {
 // format: the blue info panel with the audit metadata (review, run id, UTC
 // time, tool version, ledger head), a section per system (owner, risk
 // lozenge, ticket link, findings, access table or a link to the child page
-// when SystemReview.PageURL is set) and a line for each system in v.Empty.
-// Revocation panels are appended below by the revoke step (RevocationPanel
-// is left to that issue). The result is checked to be well-formed XML; an
-// error means a bug in the template, never bad input.
+// when SystemReview.PageURL is set), a line for each system in v.Empty and
+// the red panel of every revoke run in v.Revocations, so rewriting the page
+// never drops a revocation record. The result is checked to be well-formed
+// XML; an error means a bug in the template, never bad input.
 func ConfluencePage(v model.ReviewView) (string, error) {
 	p := cfPage{
 		Review:      XMLText(v.Review),
@@ -215,6 +245,9 @@ func ConfluencePage(v model.ReviewView) (string, error) {
 	}
 	for _, e := range v.Empty {
 		p.Empty = append(p.Empty, XMLText(e))
+	}
+	for _, r := range v.Revocations {
+		p.Revocations = append(p.Revocations, cfRevocationRunOf(r))
 	}
 	return cfRender("confluence_page", p)
 }

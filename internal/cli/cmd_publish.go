@@ -114,7 +114,7 @@ func runPublish(ctx context.Context, env *Env, g *globalOptions, o *publishOptio
 	spec := runSpec{command: "publish", args: g.args, review: rev}
 	return withRun(ctx, env, g, spec, func(ctx context.Context, rc *runCtx) error {
 		res, err := review.Publish(ctx, rc.step, review.PublishOptions{Services: svc, DryRun: o.dryRun,
-			View: review.ViewOptions{Systems: rc.cfg.Systems, WindowDays: rc.cfg.Review.WindowDays, ToolVersion: env.Version},
+			View: review.ViewOptions{Systems: rc.cfg.Systems, WindowDays: rc.cfg.Review.WindowDays, ToolVersion: env.Version, JiraBaseURL: rc.cfg.Jira.BaseURL},
 			Connect: func(dryRun bool) (review.PublishTargets, error) {
 				if err := checkPublishConfig(rc, svc, dryRun); err != nil || dryRun {
 					return review.PublishTargets{}, err

@@ -135,7 +135,7 @@ func withRun(ctx context.Context, env *Env, g *globalOptions, spec runSpec, fn f
 		return err
 	}
 	rc := &runCtx{env: env, g: g, ui: u, cfg: cfg, step: &review.Step{
-		Store: st, Run: run, Review: spec.review, Now: env.Now().UTC(), Out: u,
+		Store: st, Run: run, Review: spec.review, Now: env.Now().UTC(), Clock: env.Now, Out: u,
 		Ledger: &evidence.Ledger{Store: st, RunID: run.ID, Review: spec.review, Actor: who},
 		Scrub:  func(s string) string { return scrubSecrets(env, s) },
 	}}

@@ -263,6 +263,34 @@ type ReviewView struct {
 	Deadline    time.Time      `json:"deadline"` // review.window_days after publish
 	Systems     []SystemReview `json:"systems"`  // sorted by name; only systems with members
 	Empty       []string       `json:"empty"`    // configured systems with no members in the snapshot
+	// Revocations are the red panels of every revoke run so far, oldest
+	// first: the page keeps them whenever it is rewritten.
+	Revocations []RevocationRun `json:"revocations"`
+}
+
+// RevocationRun is what one revoke run did, as the review page records it
+// (a red panel).
+type RevocationRun struct {
+	RunID      string           `json:"run_id"`
+	At         time.Time        `json:"at"`          // when the run recorded its outcomes
+	LedgerHead string           `json:"ledger_head"` // the head written with the panel
+	Items      []RevocationItem `json:"items"`
+}
+
+// RevocationItem is one membership in a revocation panel.
+type RevocationItem struct {
+	System        string    `json:"system"`
+	UserLogin     string    `json:"user_login"`
+	GroupName     string    `json:"group_name"`
+	Status        string    `json:"status"`
+	Reason        string    `json:"reason"`
+	RequestedBy   string    `json:"requested_by"` // the decision's author
+	DecidedAt     time.Time `json:"decided_at"`
+	JiraKey       string    `json:"jira_key"`
+	CommentURL    string    `json:"comment_url"`
+	OktaRequestID string    `json:"okta_request_id"`
+	VerifiedAt    time.Time `json:"verified_at"`
+	LogEventID    string    `json:"log_event_id"`
 }
 
 // SystemReview is one system's part of a review.

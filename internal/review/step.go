@@ -30,10 +30,21 @@ type Step struct {
 	// Now is the run's single clock reading: every time a step derives
 	// (snapshot taken_at, score as_of, a deadline) comes from it.
 	Now time.Time
-	Out Reporter
+	// Clock reads the time again, for steps whose record is a sequence of
+	// events (a revocation's removal and its proof); nil means Now.
+	Clock func() time.Time
+	Out   Reporter
 	// Scrub removes every secret from text that is about to be recorded
 	// (an upstream error quoted in evidence); nil leaves text as it is.
 	Scrub func(string) string
+}
+
+// now reads Clock, or returns Now.
+func (s *Step) now() time.Time {
+	if s.Clock == nil {
+		return s.Now
+	}
+	return s.Clock().UTC()
 }
 
 // scrub applies s.Scrub.

@@ -11,8 +11,9 @@ import (
 // ViewOptions are the settings a review view needs beyond the store.
 type ViewOptions struct {
 	Systems     []model.System // systems: of uar.yaml
-	WindowDays  int            // review.window_days: the deadline is Now + WindowDays
+	WindowDays  int            // review.window_days: the deadline is the first publish + WindowDays
 	ToolVersion string
+	JiraBaseURL string // links the revocation panels to their Jira comments
 }
 
 // LoadView builds what the publishers render from the review's current
@@ -32,7 +33,16 @@ func LoadView(ctx context.Context, s *Step, o ViewOptions) (*model.ReviewView, e
 	v.RunAt = s.Now
 	v.ToolVersion = o.ToolVersion
 	v.LedgerHead = head.String()
-	v.Deadline = s.Now.AddDate(0, 0, o.WindowDays)
+	// The window opens with the first publish and never moves: re-running
+	// publish must not extend the owners' deadline.
+	start := s.Now
+	if first, err := firstPublished(ctx, s.Store, s.Review); err == nil {
+		start = first
+	}
+	v.Deadline = start.AddDate(0, 0, o.WindowDays)
+	if v.Revocations, err = LoadRevocationRuns(ctx, s.Store, s.Review, o.JiraBaseURL); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 

@@ -118,6 +118,12 @@ type Deprovisioner interface {
 	IsMember(ctx context.Context, groupID, userID string) (bool, error)
 }
 
+// AuditLog finds the identity provider's own record of a removal (Okta's
+// System Log event); ok is false when it is not (yet) there.
+type AuditLog interface {
+	RemovalEvent(ctx context.Context, groupID, userID string, since time.Time) (id string, at time.Time, ok bool, err error)
+}
+
 // Outcome is what Apply did for one request.
 type Outcome struct {
 	Request
@@ -126,6 +132,9 @@ type Outcome struct {
 	ExecutedAt time.Time // the removal was sent (zero if none was)
 	VerifiedAt time.Time // the members were read and the user was absent
 	RequestID  string
+	// The System Log event of the removal, when it could be found.
+	LogEventID   string
+	LogEventTime time.Time
 }
 
 // Latency is the time from the decision to the verified removal.
@@ -139,16 +148,16 @@ func (o Outcome) Latency() time.Duration {
 // Apply applies plan through d, calling record before each removal (with
 // Status Planned, so a crash leaves evidence of the attempt) and after it
 // (the outcome). A record error stops Apply: uar must not act on what it
-// cannot record. now reads the clock for the proof times. Apply returns the
-// outcomes in plan order; it stops early only on a record error or when
-// ctx is done.
-func Apply(ctx context.Context, plan []Request, d Deprovisioner, now func() time.Time, record func(Outcome) error) ([]Outcome, error) {
+// cannot record. now reads the clock for the proof times; log (optional)
+// adds the System Log event to a done removal. Apply returns the outcomes
+// in plan order; it stops early only on a record error or when ctx is done.
+func Apply(ctx context.Context, plan []Request, d Deprovisioner, log AuditLog, now func() time.Time, record func(Outcome) error) ([]Outcome, error) {
 	var out []Outcome
 	for _, r := range plan {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		o, err := applyOne(ctx, r, d, now, record)
+		o, err := applyOne(ctx, r, d, log, now, record)
 		if err != nil {
 			return out, err
 		}
@@ -157,7 +166,7 @@ func Apply(ctx context.Context, plan []Request, d Deprovisioner, now func() time
 	return out, nil
 }
 
-func applyOne(ctx context.Context, r Request, d Deprovisioner, now func() time.Time, record func(Outcome) error) (Outcome, error) {
+func applyOne(ctx context.Context, r Request, d Deprovisioner, log AuditLog, now func() time.Time, record func(Outcome) error) (Outcome, error) {
 	o := Outcome{Request: r}
 	finish := func(status, reason string) (Outcome, error) {
 		o.Status, o.Reason = status, reason
@@ -204,7 +213,22 @@ func applyOne(ctx context.Context, r Request, d Deprovisioner, now func() time.T
 		return finish(Failed, "still a member after the removal (a group rule may have added the user back)")
 	}
 	o.VerifiedAt = now().UTC()
-	return finish(Done, "")
+	if log != nil {
+		// Bounded by the removal's own time: Okta's log lags a little, so
+		// an event not found now is noted, never waited for.
+		id, at, ok, err := log.RemovalEvent(ctx, r.GroupID, r.UserID, o.ExecutedAt.Add(-time.Minute))
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return o, ctx.Err()
+		case err != nil:
+			o.Reason = "System Log not readable: " + err.Error()
+		case ok:
+			o.LogEventID, o.LogEventTime = id, at.UTC()
+		default:
+			o.Reason = "no System Log event yet (the log lags; the member listing is the proof)"
+		}
+	}
+	return finish(Done, o.Reason)
 }
 
 // refusal explains why Okta did not remove the membership.

@@ -79,7 +79,7 @@ func TestApplyOutcomes(t *testing.T) {
 	plan := []Request{req("g1", "u1"), req("gapp", "u1"), rule, req("gback", "u1"), req("gone", "u1"), imp}
 	clock := t0.Add(90 * time.Second)
 	var recorded []string
-	out, err := Apply(context.Background(), plan, f, func() time.Time { return clock }, func(o Outcome) error {
+	out, err := Apply(context.Background(), plan, f, nil, func() time.Time { return clock }, func(o Outcome) error {
 		recorded = append(recorded, o.Key()+"="+o.Status)
 		return nil
 	})
@@ -120,7 +120,7 @@ func TestApplyOutcomes(t *testing.T) {
 func TestApplyStopsWhenRecordingFails(t *testing.T) {
 	f := &fakeOkta{members: map[string]bool{"g1/u1": true, "g2/u1": true}}
 	boom := errors.New("disk full")
-	out, err := Apply(context.Background(), []Request{req("g1", "u1"), req("g2", "u1")}, f, func() time.Time { return t0 }, func(Outcome) error { return boom })
+	out, err := Apply(context.Background(), []Request{req("g1", "u1"), req("g2", "u1")}, f, nil, func() time.Time { return t0 }, func(Outcome) error { return boom })
 	if !errors.Is(err, boom) || len(out) != 0 || len(f.removed) != 0 {
 		t.Errorf("err %v, outcomes %d, removals %v: nothing may be removed that cannot be recorded", err, len(out), f.removed)
 	}
@@ -130,7 +130,7 @@ func TestApplyStopsWhenRecordingFails(t *testing.T) {
 // others continue.
 func TestApplyReadFailureIsFailed(t *testing.T) {
 	f := &fakeOkta{members: map[string]bool{"g1/u1": true}, readErr: errors.New("connection reset")}
-	out, err := Apply(context.Background(), []Request{req("g1", "u1")}, f, func() time.Time { return t0 }, func(Outcome) error { return nil })
+	out, err := Apply(context.Background(), []Request{req("g1", "u1")}, f, nil, func() time.Time { return t0 }, func(Outcome) error { return nil })
 	if err != nil || len(out) != 1 || out[0].Status != Failed || !strings.Contains(out[0].Reason, "connection reset") {
 		t.Errorf("%v %+v", err, out)
 	}

@@ -196,6 +196,10 @@ func (j *Jira) AddComment(key, authorEmail, body string, created, updated time.T
 	c := j.newComment(authorEmail, authorEmail, adf, created.UTC())
 	c.Updated = updated.UTC()
 	is.Comments = append(is.Comments, c)
+	// A comment (or its edit) updates the issue, as in Jira.
+	if c.Updated.After(is.Updated) {
+		is.Updated = c.Updated
+	}
 	return c.ID, nil
 }
 
@@ -643,13 +647,26 @@ func (j *Jira) get(w http.ResponseWriter, r *http.Request, key string) {
 type jiraClause struct {
 	field, op string
 	values    []string
+	at        time.Time // for updated/created comparisons
+}
+
+// jiraJQLTime parses a JQL date-time ("2026/12/01 09:30", "2026-12-01
+// 09:30" or a date), in the site's zone as Jira does.
+func (j *Jira) jiraJQLTime(v string) (time.Time, error) {
+	for _, layout := range []string{"2006/01/02 15:04", "2006-01-02 15:04", "2006/01/02", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, j.opts.Location); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("date value '%s' for field 'updated' is invalid: valid formats include 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd'", v)
 }
 
 // jiraParseJQL parses `clause (AND clause)* [ORDER BY field [ASC|DESC]]`
 // where clause is `field (=|!=) value` or `field in (v, ...)`, field one
-// of project, labels, status, key, statusCategory. Values are bare words
-// or "quoted" with backslash escapes.
-func jiraParseJQL(q string) ([]jiraClause, bool, error) {
+// of project, labels, status, key, statusCategory, or `updated|created
+// (>=|>|<=|<) "date"`. Values are bare words or "quoted" with backslash
+// escapes.
+func (j *Jira) jiraParseJQL(q string) ([]jiraClause, bool, error) {
 	toks, err := jiraLex(q)
 	if err != nil {
 		return nil, false, err
@@ -699,6 +716,18 @@ func jiraParseJQL(q string) ([]jiraClause, bool, error) {
 		c := jiraClause{field: strings.ToLower(toks[i]), op: strings.ToLower(toks[i+1])}
 		switch c.field {
 		case "project", "labels", "status", "key", "statuscategory":
+		case "updated", "created":
+			if c.op != ">=" && c.op != ">" && c.op != "<=" && c.op != "<" {
+				return nil, false, fmt.Errorf("operator %q is not supported for field '%s'", c.op, c.field)
+			}
+			t, err := j.jiraJQLTime(toks[i+2])
+			if err != nil {
+				return nil, false, err
+			}
+			c.at = t
+			cls = append(cls, c)
+			i += 3
+			continue
 		default:
 			return nil, false, fmt.Errorf("field '%s' does not exist or you do not have permission to view it", toks[i])
 		}
@@ -747,7 +776,10 @@ func jiraLex(q string) ([]string, error) {
 		switch {
 		case unicode.IsSpace(c):
 			i++
-		case c == '(' || c == ')' || c == ',' || c == '=':
+		case (c == '>' || c == '<') && i+1 < len(rs) && rs[i+1] == '=':
+			toks = append(toks, string(c)+"=")
+			i += 2
+		case c == '(' || c == ')' || c == ',' || c == '=' || c == '>' || c == '<':
 			toks = append(toks, string(c))
 			i++
 		case c == '!' && i+1 < len(rs) && rs[i+1] == '=':
@@ -769,7 +801,7 @@ func jiraLex(q string) ([]string, error) {
 			toks = append(toks, b.String())
 		default:
 			start := i
-			for i < len(rs) && !unicode.IsSpace(rs[i]) && !strings.ContainsRune("()=,!\"'", rs[i]) {
+			for i < len(rs) && !unicode.IsSpace(rs[i]) && !strings.ContainsRune("()=,!<>\"'", rs[i]) {
 				i++
 			}
 			if i == start {
@@ -782,6 +814,23 @@ func jiraLex(q string) ([]string, error) {
 }
 
 func (c jiraClause) match(is *JiraIssue) bool {
+	if c.field == "updated" || c.field == "created" {
+		t := is.Updated
+		if c.field == "created" {
+			t = is.Created
+		}
+		// JQL compares at minute precision.
+		t = t.Truncate(time.Minute)
+		switch c.op {
+		case ">=":
+			return !t.Before(c.at)
+		case ">":
+			return t.After(c.at)
+		case "<=":
+			return !t.After(c.at)
+		}
+		return t.Before(c.at)
+	}
 	var have []string
 	switch c.field {
 	case "project":
@@ -828,7 +877,7 @@ func (j *Jira) search(w http.ResponseWriter, r *http.Request, body []byte) {
 		in.Fields = jiraSplitFields(q.Get("fields"))
 		in.MaxResults, _ = strconv.Atoi(q.Get("maxResults"))
 	}
-	cls, desc, err := jiraParseJQL(in.JQL)
+	cls, desc, err := j.jiraParseJQL(in.JQL)
 	if err != nil {
 		jiraError(w, 400, []string{"Error in the JQL Query: " + err.Error()}, nil)
 		return
@@ -958,6 +1007,7 @@ func (j *Jira) postComment(w http.ResponseWriter, r *http.Request, key string, b
 	}
 	c := j.newComment(j.opts.Email, j.displayName(j.opts.Email), slices.Clone(in.Body), j.opts.Clock.now())
 	is.Comments = append(is.Comments, c)
+	is.Updated = c.Created
 	writeJSON(w, 201, j.commentJSON(r, is, c))
 }
 

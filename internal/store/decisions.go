@@ -165,7 +165,17 @@ func (tx *Tx) InsertRevocation(ctx context.Context, r Revocation, evidenceID str
 // LatestRevocations returns, for review, the latest revocation row of each
 // membership, ordered by system, group, user.
 func (s *Store) LatestRevocations(ctx context.Context, review string) ([]Revocation, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+revocationCols+` FROM v_latest_revocations WHERE review = ? ORDER BY system, group_name, user_login, id`, review)
+	return s.queryRevocations(ctx, `SELECT `+revocationCols+` FROM v_latest_revocations WHERE review = ? ORDER BY system, group_name, user_login, id`, review)
+}
+
+// Revocations returns every revocation row of review (each run's record of
+// each membership, planned rows included) in id order.
+func (s *Store) Revocations(ctx context.Context, review string) ([]Revocation, error) {
+	return s.queryRevocations(ctx, `SELECT `+revocationCols+` FROM revocations WHERE review = ? ORDER BY id`, review)
+}
+
+func (s *Store) queryRevocations(ctx context.Context, q string, args ...any) ([]Revocation, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: revocations: %w", err)
 	}
@@ -179,6 +189,39 @@ func (s *Store) LatestRevocations(ctx context.Context, review string) ([]Revocat
 			return nil, fmt.Errorf("store: revocations: %w", err)
 		}
 		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Progress is how far one system's review has come (from v_access).
+type Progress struct {
+	System  string `json:"system"`
+	Total   int    `json:"total"`   // accesses in the current population
+	Pending int    `json:"pending"` // accesses without an accepted decision
+	Revoked int    `json:"revoked"`
+	// Unfinished are revoked accesses whose removal is not proven (done
+	// or already absent) yet.
+	Unfinished int `json:"unfinished"`
+}
+
+// ReviewProgress returns each system's progress in review, by system.
+func (s *Store) ReviewProgress(ctx context.Context, review string) ([]Progress, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT system, count(*),
+		coalesce(sum(decision = 'pending'), 0),
+		coalesce(sum(decision = 'revoked'), 0),
+		coalesce(sum(decision = 'revoked' AND revocation_status NOT IN ('done', 'already_absent')), 0)
+		FROM v_access WHERE review = ? GROUP BY system ORDER BY system`, review)
+	if err != nil {
+		return nil, fmt.Errorf("store: review progress: %w", err)
+	}
+	defer rows.Close()
+	var out []Progress
+	for rows.Next() {
+		var p Progress
+		if err := rows.Scan(&p.System, &p.Total, &p.Pending, &p.Revoked, &p.Unfinished); err != nil {
+			return nil, fmt.Errorf("store: review progress: %w", err)
+		}
+		out = append(out, p)
 	}
 	return out, rows.Err()
 }
