@@ -31,6 +31,7 @@ func TestImportTiers(t *testing.T) {
 		"internal/importer":           {"internal/store", "internal/evidence", "internal/cli"},
 		"internal/evidence":           {"internal/cli", "internal/okta", "internal/publish", "internal/score"},
 		"internal/sandbox":            {"internal/store", "internal/evidence", "internal/cli"},
+		"internal/report":             {"internal/store", "internal/evidence", "internal/cli", "internal/review", "internal/okta", "internal/publish", "internal/sandbox", "internal/score", "internal/importer", "internal/httpx"},
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)
