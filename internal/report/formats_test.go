@@ -107,11 +107,12 @@ func htmlTable(t *testing.T, page string, n int) [][]string {
 	sec = sec[:strings.Index(sec, "</section>")]
 	body := sec[strings.Index(sec, "<tbody>"):]
 	var rows [][]string
+	tags := regexp.MustCompile(`<[^>]*>`)
 	td := regexp.MustCompile(`(?s)<td(?: class="[a-z]+")?>(.*?)</td>`)
 	for _, tr := range regexp.MustCompile(`(?s)<tr>(.*?)</tr>`).FindAllStringSubmatch(body, -1) {
 		var cells []string
 		for _, m := range td.FindAllStringSubmatch(tr[1], -1) {
-			cells = append(cells, html.UnescapeString(m[1]))
+			cells = append(cells, html.UnescapeString(tags.ReplaceAllString(m[1], "")))
 		}
 		rows = append(rows, cells)
 	}

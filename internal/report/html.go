@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -35,15 +36,17 @@ h2{font-size:17px;margin:0 0 6px;padding-bottom:3px;border-bottom:2px solid #1f4
 nav ol{margin:0 0 8px;padding-left:22px;columns:3 14em}
 nav a{color:#1f4e79}
 section.sheet{margin-top:28px}
+section.sheet+section.sheet{margin-top:36px}
 .count{color:#444;margin:0 0 6px}
 .note{background:#fff4ce;border:1px solid #d9b44a;border-left:5px solid #d9b44a;padding:6px 9px;margin:0 0 8px}
 table{border-collapse:collapse;width:100%}
-th,td{border:1px solid #c9ced6;padding:2px 5px;text-align:left;vertical-align:top;white-space:pre-wrap;overflow-wrap:anywhere}
-thead th{background:#d9e1f2;font-weight:700;position:sticky;top:0;white-space:nowrap;overflow-wrap:normal}
+th,td{border:1px solid #c9ced6;padding:2px 5px;text-align:left;vertical-align:top;white-space:pre-wrap;overflow-wrap:break-word}
+thead th{background:#d9e1f2;font-weight:700;position:sticky;top:0;white-space:normal}
 table.data tbody tr:nth-child(even) td{background:#f5f7fa}
-td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;overflow-wrap:normal}
-td.t{white-space:nowrap;overflow-wrap:normal;font-variant-numeric:tabular-nums}
-td.id{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace;font-size:.92em;word-break:break-all}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.t{font-variant-numeric:tabular-nums}
+td.t span{white-space:nowrap}
+td.id{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace;font-size:.85em;word-break:break-all;min-width:11em}
 table.data tbody td.rh,table.summary td.rh{background:#ffc7ce;color:#9c0006;font-weight:700;border-left:4px solid #c00000;white-space:nowrap}
 table.data tbody td.rm,table.summary td.rm{background:#ffeb9c;color:#7a4400;font-weight:700;border-left:4px solid #e0a000;white-space:nowrap}
 table.data tbody td.rl,table.summary td.rl{background:#c6efce;color:#006100;font-weight:700;border-left:4px solid #2e7d32;white-space:nowrap}
@@ -61,7 +64,8 @@ table.summary td.n{text-align:left}
   h2{font-size:11pt}
   nav ol{columns:4}
   nav a{color:#111;text-decoration:none}
-  section.sheet{margin-top:0;break-before:page}
+  section.sheet{margin-top:14px}
+  section.sheet+section.sheet{margin-top:0;break-before:page}
   h2,.count,.note{break-after:avoid}
   thead{display:table-header-group}
   thead th{position:static}
@@ -189,7 +193,8 @@ func (h *htmlWriter) thead(s *Sheet) {
 	h.raw("<table class=\"data\">\n<thead><tr>")
 	for _, c := range s.Columns {
 		h.raw("<th>")
-		h.text(c.Name)
+		// let snake_case names wrap after an underscore
+		h.raw(strings.ReplaceAll(string(appendHTML(nil, c.Name)), "_", "_<wbr>"))
 		h.raw("</th>")
 	}
 	h.raw("</tr></thead>\n<tbody>\n")
@@ -313,7 +318,18 @@ func appendHTMLCell(b []byte, c *cell, k Kind) []byte {
 		b = append(b, class...)
 		b = append(b, "\">"...)
 	}
-	b = appendHTML(b, c.display())
+	if c.typ == cTime {
+		// date and time each unbroken (a browser would break after a
+		// hyphen), on one line or two
+		date, clock, _ := strings.Cut(c.display(), " ")
+		b = append(b, "<span>"...)
+		b = appendHTML(b, date)
+		b = append(b, "</span> <span>"...)
+		b = appendHTML(b, clock)
+		b = append(b, "</span>"...)
+	} else {
+		b = appendHTML(b, c.display())
+	}
 	return append(b, "</td>"...)
 }
 

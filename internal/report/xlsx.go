@@ -24,6 +24,13 @@ import (
 //   - risk cells are filled red (HIGH), amber (MEDIUM) or green (LOW), with
 //     a dark font of the same hue, as Excel's Bad/Neutral/Good styles.
 
+// bodyFont is the workbook's default font (excelize's template): a font
+// without a family name falls back to a serif in LibreOffice.
+const bodyFont = "Calibri"
+
+// lineHeight is the height in points of one line of 11-point Calibri.
+const lineHeight = 15
+
 // timeNumFmt is the display format of date cells: ISO order, always UTC.
 const timeNumFmt = `yyyy-mm-dd hh:mm:ss"Z"`
 
@@ -50,7 +57,7 @@ func newXLSXStyles(f *excelize.File) (*xlsxStyles, error) {
 	risk := func(fill, font string) *excelize.Style {
 		return &excelize.Style{
 			Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{fill}},
-			Font:      &excelize.Font{Color: font, Bold: true},
+			Font:      &excelize.Font{Family: bodyFont, Size: 11, Color: font, Bold: true},
 			Alignment: top(false),
 		}
 	}
@@ -61,7 +68,7 @@ func newXLSXStyles(f *excelize.File) (*xlsxStyles, error) {
 		text  bool // a text format: gets quotePrefix
 	}{
 		{&st.header, &excelize.Style{
-			Font:      &excelize.Font{Bold: true},
+			Font:      &excelize.Font{Family: bodyFont, Size: 11, Bold: true},
 			Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"D9E1F2"}},
 			Border:    []excelize.Border{{Type: "bottom", Color: "8EA9DB", Style: 2}},
 			Alignment: &excelize.Alignment{Vertical: "top"},
@@ -78,7 +85,7 @@ func newXLSXStyles(f *excelize.File) (*xlsxStyles, error) {
 		{&st.medium, risk("FFEB9C", "9C5700"), true},
 		{&st.low, risk("C6EFCE", "006100"), true},
 		{&st.section, &excelize.Style{
-			Font:      &excelize.Font{Bold: true, Size: 12},
+			Font:      &excelize.Font{Family: bodyFont, Size: 12, Bold: true},
 			Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"D9E1F2"}},
 			Alignment: top(false),
 		}, true},
@@ -221,6 +228,7 @@ type tableWriter struct {
 	parts    []string
 	total    int64
 
+	wrap    []int // columns with Wrap set
 	sample  [][]any
 	started bool
 	cells   []excelize.Cell
@@ -235,6 +243,11 @@ func (b *xlsxBook) writeTable(s *Sheet) (SheetResult, error) {
 	t.styles = make([]int, n)
 	for i, c := range s.Columns {
 		t.styles[i] = b.st.columnStyle(c)
+	}
+	for i, c := range s.Columns {
+		if c.Wrap {
+			t.wrap = append(t.wrap, i)
+		}
 	}
 	t.cells = make([]excelize.Cell, n)
 	t.vals = make([]any, n)
@@ -276,7 +289,15 @@ func (st *xlsxStyles) columnStyle(c Column) int {
 // columns, then everything streams.
 func (t *tableWriter) add(row []any) error {
 	if !t.started {
-		t.sample = append(t.sample, append([]any(nil), row...))
+		// Keep a copy: the caller reuses row, and may reuse a []byte too.
+		cp := make([]any, len(row))
+		for i, v := range row {
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			cp[i] = v
+		}
+		t.sample = append(t.sample, cp)
 		if len(t.sample) < widthSample {
 			return nil
 		}
@@ -404,7 +425,19 @@ func (t *tableWriter) write(row []any) error {
 		t.vals[i] = t.b.st.cellValue(&t.cells[i], &cl, c, t.styles[i], row[i])
 	}
 	t.partRows++
-	if err := t.sw.SetRow("A"+strconv.Itoa(t.partRows+1), t.vals); err != nil {
+	var opts []excelize.RowOpts
+	if len(t.wrap) > 0 {
+		lines := 1
+		for _, i := range t.wrap {
+			if c := &t.cellBuf[i]; c.typ == cString {
+				lines = max(lines, wrappedLines(c.s, t.widths[i], t.s.Columns[i].Kind == ID))
+			}
+		}
+		if lines > 1 {
+			opts = append(opts, excelize.RowOpts{Height: rowHeight(lines)})
+		}
+	}
+	if err := t.sw.SetRow("A"+strconv.Itoa(t.partRows+1), t.vals, opts...); err != nil {
 		return fmt.Errorf("report: xlsx: sheet %q: row %d: %w", t.part, t.partRows+1, err)
 	}
 	t.total++
@@ -464,6 +497,34 @@ func (st *xlsxStyles) cellValue(dst *excelize.Cell, c *cell, col Column, style i
 	return dst
 }
 
+// wrappedLines estimates the lines a wrapped cell of the given width needs.
+// Rows with wrapped text get an explicit height: LibreOffice does not size
+// streamed rows to their content, and a row of the default height lets
+// the text run over the rows below.
+func wrappedLines(s string, width float64, mono bool) int {
+	perLine := width - 1 // a width counts '0's of the default font
+	if mono {
+		perLine = (width - 1) / 1.15
+	}
+	perLine = max(perLine, 4)
+	lines := 0
+	for seg := range strings.SplitSeq(s, "\n") {
+		n := float64(utf8.RuneCountInString(seg))
+		lines += max(1, int((n+perLine-1)/perLine))
+		if lines >= maxRowLines {
+			return maxRowLines
+		}
+	}
+	return lines
+}
+
+// maxRowLines is as many lines as Excel's tallest row (409 points) holds.
+const maxRowLines = 409 / lineHeight
+
+func rowHeight(lines int) float64 {
+	return float64(min(lines, maxRowLines) * lineHeight)
+}
+
 // xlsxText shortens text longer than an Excel cell holds (32,767 UTF-16
 // units), saying so in the cell; excelize would cut it silently.
 func xlsxText(s string) string {
@@ -492,6 +553,9 @@ func xlsxText(s string) string {
 	return b.String()
 }
 
+// summaryValueWidth is the width of a summary's value column.
+const summaryValueWidth = 80
+
 // writeSummary writes a key/value sheet: section headings, then item and
 // value in two wide columns.
 func (b *xlsxBook) writeSummary(s *Sheet) (SheetResult, error) {
@@ -503,10 +567,11 @@ func (b *xlsxBook) writeSummary(s *Sheet) (SheetResult, error) {
 	for _, e := range s.summary {
 		keyW = max(keyW, float64(utf8.RuneCountInString(e.Key))+2)
 	}
-	if err := sw.SetColWidth(2, 2, 80); err != nil { // last to first, as in newPart
+	keyW = min(keyW, 50)
+	if err := sw.SetColWidth(2, 2, summaryValueWidth); err != nil { // last to first, as in newPart
 		return SheetResult{}, err
 	}
-	if err := sw.SetColWidth(1, 1, min(keyW, 50)); err != nil {
+	if err := sw.SetColWidth(1, 1, keyW); err != nil {
 		return SheetResult{}, err
 	}
 	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft",
@@ -551,7 +616,15 @@ func (b *xlsxBook) writeSummary(s *Sheet) (SheetResult, error) {
 		if val != nil {
 			cells[1] = v
 		}
-		if err := sw.SetRow("A"+strconv.Itoa(row), cells); err != nil {
+		lines := wrappedLines(e.Key, keyW, false)
+		if cl.typ == cString {
+			lines = max(lines, wrappedLines(cl.s, summaryValueWidth, false))
+		}
+		var opts []excelize.RowOpts
+		if lines > 1 {
+			opts = append(opts, excelize.RowOpts{Height: rowHeight(lines)})
+		}
+		if err := sw.SetRow("A"+strconv.Itoa(row), cells, opts...); err != nil {
 			return SheetResult{}, fmt.Errorf("report: xlsx: sheet %q: %w", s.Name, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"path"
 	"regexp"
@@ -338,5 +339,29 @@ func TestXLSXValueTypes(t *testing.T) {
 	}
 	if v := cells["D5"].V; !strings.HasPrefix(v, "46024.0") { // 2026-01-02 02:04:05.5 UTC
 		t.Errorf("D5 = %s", v)
+	}
+}
+
+// The writer keeps the first rows to size columns: a source that reuses its
+// row slice and its byte buffers must still see its own values written.
+func TestXLSXReusedBuffers(t *testing.T) {
+	buf := make([]byte, 8)
+	row := make([]any, 1)
+	wb := &Workbook{Sheets: []Sheet{{Name: "R", Columns: []Column{{Name: "v"}}, Rows: func(yield func([]any) error) error {
+		for i := range 300 {
+			copy(buf, fmt.Sprintf("row%05d", i))
+			row[0] = buf
+			if err := yield(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}}}
+	b, _ := write(t, XLSX, wb, Options{})
+	rows, _ := openXLSX(t, b).GetRows("R")
+	for i := range 300 {
+		if got, want := rows[i+1][0], fmt.Sprintf("row%05d", i); got != want {
+			t.Fatalf("row %d = %q, want %q", i+1, got, want)
+		}
 	}
 }
