@@ -24,12 +24,20 @@ import (
 // if missing) holding one file per sheet, named "01-summary.csv",
 // "02-access.csv" ... in sheet order; files of those names are replaced,
 // other files in the folder are left alone.
+//
+// An XLSX build spills to temporary files in Options.TmpDir, by default the
+// output's folder.
 func WriteFile(ctx context.Context, path string, format Format, wb *Workbook, opts Options) (Result, error) {
 	if err := wb.validate(); err != nil {
 		return Result{}, err
 	}
 	if format == CSV && !strings.EqualFold(filepath.Ext(path), ".zip") {
 		return writeCSVDir(ctx, path, wb, opts)
+	}
+	if opts.TmpDir == "" {
+		// Spill files go beside the output, on a disk with room for it,
+		// not to a /tmp that may be memory (tmpfs).
+		opts.TmpDir = filepath.Dir(path)
 	}
 	var res Result
 	fr, err := atomicWrite(path, func(w io.Writer) error {
