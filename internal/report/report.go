@@ -30,8 +30,9 @@ type Workbook struct {
 	Sheets []Sheet
 }
 
-// Sheet is one table (Columns + Rows) or one key/value summary (Summary).
-// Build summaries with [SummarySheet].
+// Sheet is one table (Columns + Rows) or one key/value summary, built by
+// [SummarySheet] (whose Columns and Rows are set for CSV and JSON: leave
+// them as they are).
 type Sheet struct {
 	// Name is the XLSX sheet name and the CSV file name's stem: 1 to 31
 	// characters, none of : \ / ? * [ ] '. Leave room for continuations:
@@ -70,7 +71,9 @@ type Column struct {
 	// Width is the XLSX column width in characters; 0 sizes the column from
 	// the header and the first rows (capped at 60).
 	Width float64
-	// Wrap wraps long text in XLSX cells (HTML always wraps).
+	// Wrap wraps long text in XLSX cells of Text and ID columns (finding
+	// details, SQL), and gives their rows the height the text needs. HTML
+	// always wraps.
 	Wrap bool
 }
 
