@@ -352,10 +352,15 @@ type flattener struct {
 
 func (f *flattener) flush() {
 	if s := strings.TrimRight(f.cur.String(), " \t"); strings.TrimSpace(s) != "" {
-		off := 0
+		off, k := 0, 0
 		for _, l := range strings.Split(s, "\n") {
+			// Ranges are in order: skip those that ended before this line,
+			// so a paragraph of many lines and ranges stays linear.
+			for k < len(f.code) && f.code[k][1] <= off {
+				k++
+			}
 			if strings.TrimSpace(l) != "" {
-				f.lines = append(f.lines, ADFLine{Text: l, Inside: f.apart, Code: clip(f.code, off, off+len(l))})
+				f.lines = append(f.lines, ADFLine{Text: l, Inside: f.apart, Code: clip(f.code[k:], off, off+len(l))})
 			}
 			off += len(l) + 1
 		}
@@ -364,11 +369,14 @@ func (f *flattener) flush() {
 	f.code = f.code[:0]
 }
 
-// clip returns the parts of the ranges rs inside [lo, hi), shifted to
-// start at lo; nil if none.
+// clip returns the parts of the ordered ranges rs inside [lo, hi),
+// shifted to start at lo; nil if none.
 func clip(rs [][2]int, lo, hi int) [][2]int {
 	var out [][2]int
 	for _, r := range rs {
+		if r[0] >= hi {
+			break
+		}
 		a, b := max(r[0], lo), min(r[1], hi)
 		if a < b {
 			out = append(out, [2]int{a - lo, b - lo})
