@@ -29,6 +29,7 @@ func TestImportTiers(t *testing.T) {
 		"internal/score":              {"internal/store", "internal/evidence", "internal/cli", "internal/okta", "internal/publish"},
 		"internal/score/ai":           {"internal/store", "internal/evidence", "internal/cli", "internal/publish"},
 		"internal/importer":           {"internal/store", "internal/evidence", "internal/cli"},
+		"internal/decisions":          {"internal/store", "internal/evidence", "internal/cli", "internal/okta", "internal/sandbox", "internal/review", "internal/publish/confluence", "internal/publish/slack"},
 		"internal/evidence":           {"internal/cli", "internal/okta", "internal/publish", "internal/score"},
 		"internal/sandbox":            {"internal/store", "internal/evidence", "internal/cli"},
 	}

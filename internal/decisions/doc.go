@@ -1,0 +1,95 @@
+// Package decisions reads reviewers' decisions (DESIGN §8). It is pure:
+// no I/O, no clock, no store. The command layer fetches comments and calls
+// [ParseADF] or [ParseText].
+//
+// # Grammar
+//
+// A comment is read line by line. In a Jira (ADF) body a line is a
+// paragraph, heading, list item, table cell, or a part of one between hard
+// breaks; in plain text (wiki markup, a v2 body) a line ends at a newline.
+// A decision is one line:
+//
+//	decision   = keyword ws* ":" ws* subject [ws+ "from" ws+ group] [separator justification]
+//	keyword    = "REVOKE" | "CERTIFY"                  (any case)
+//	subject    = "all" | address *(("," | ";") address)
+//	address    = email | login
+//	email      = local "@" domain                      (domain has a dot; at most 254 bytes)
+//	login      = letter-or-digit *(letter | digit | "." | "_" | "-" | "+")
+//	group      = the rest of the line up to the separator: a group name, matched case-insensitively
+//	separator  = " -- " | "—" | " – "                  (two hyphens, an em dash, or a spaced en dash)
+//
+// Examples:
+//
+//	REVOKE: ivan.petrov@acme.com
+//	REVOKE: dave.kim@acme.com from SOX-NetSuite-Admins
+//	CERTIFY: all
+//	CERTIFY: all from SOX-NetSuite-Users
+//	CERTIFY: alice.chen@acme.com, bob.martin@acme.com
+//	CERTIFY: carol.wong@acme.com -- covering the Q4 close, approved by the CFO
+//
+// The text after the separator is the reviewer's justification, recorded
+// as written. "from" applies to every address on the line; without it a
+// REVOKE covers every membership of the user in the ticket's system.
+// "CERTIFY: all" covers every access of the system (of the group with
+// "from") that its author may decide. "REVOKE: all" is refused: name each
+// user to revoke.
+//
+// # What is tolerated
+//
+//   - Decoration before the keyword: whitespace, bullets (- * + • · ‣ ◦ #),
+//     numbering ("1." "2)" "a)"), wiki headings ("h3."), and emphasis
+//     around the keyword or the whole line (*REVOKE:*, **REVOKE**:, _x_).
+//   - Auto-linked mail: in ADF the visible text of a link is read (the
+//     Jira editor links a typed address to mailto: with the same text);
+//     in wiki markup [text|mailto:addr] and [mailto:addr], in Markdown
+//     [text](mailto:addr) and <mailto:addr>, read as addr; a bare
+//     "mailto:" prefix is dropped.
+//   - Around an address: quotes, brackets, emphasis and a trailing . ; , !
+//     or ?; around the group name: quotes, emphasis and a trailing . ; , !
+//   - A full-width colon (：) for the colon; spaces before the colon.
+//   - Duplicate addresses on one line are read once.
+//
+// # What is ignored
+//
+// Text that is quoted or shown rather than said is never read as a
+// decision, so quoting an earlier comment cannot repeat it:
+//
+//   - ADF: every line inside a blockquote, codeBlock, panel, expand,
+//     nestedExpand or extension node, at any depth;
+//   - wiki/plain text: lines between {quote}, {code}, {noformat}, {panel}
+//     or {expand} markers, or between ``` fences, and lines starting with
+//     "bq." or ">";
+//   - inline code: a keyword written as inline code (an ADF code mark,
+//     wiki {{...}} or Markdown `...`) is how people show the syntax, so
+//     such a line is not a decision. Inline code elsewhere on a decision
+//     line is read as text.
+//
+// # Malformed lines
+//
+// A line that looks like an instruction but does not parse is a malformed
+// decision, recorded as rejected with a reason and answered with a reply.
+// A line looks like an instruction when, after the decoration above:
+//
+//   - it starts with REVOKE or CERTIFY (any case) and a colon, whatever
+//     follows ("REVOKE:" with no target, "CERTIFY: everyone",
+//     "REVOKE: bob from", an address that is neither e-mail nor login);
+//   - it starts with REVOKE or CERTIFY without the colon, written in
+//     capitals or followed by an address (an @) or "all"
+//     ("REVOKE ivan@x.com", "Certify all"); "Revoke access when..." is prose;
+//   - it starts with a near miss of a keyword (one letter off:
+//     "REVOKD:") or another decision word (APPROVE, APPROVED, ACCEPT,
+//     CONFIRM, CERTIFIED, DENY, DENIED, REJECT, REMOVE, DELETE, DISABLE,
+//     SUSPEND, REVOKED, KEEP, RETAIN, GRANT), with a colon, or in capitals,
+//     or followed by an @;
+//   - it carries "REVOKE:" or "CERTIFY:" in capitals after other text
+//     ("Please REVOKE: bob@x.com"): a decision must start its line.
+//
+// # Limits
+//
+// Hostile input stays bounded: a line longer than [MaxLineLen] bytes, a
+// line with more than [MaxTargets] addresses, and every decision line of a
+// comment after the first [MaxLines] are malformed (the last as one
+// record saying the rest were not read). Recorded lines are cut to
+// MaxLineLen.
+//
+package decisions
