@@ -1,6 +1,7 @@
-// Package decisions reads reviewers' decisions (DESIGN §8). It is pure:
-// no I/O, no clock, no store. The command layer fetches comments and calls
-// [ParseADF] or [ParseText].
+// Package decisions reads reviewers' decisions and resolves them into one
+// outcome per access (DESIGN §8). It is pure: no I/O, no clock, no store.
+// The command layer fetches comments, calls [ParseADF] or [ParseText],
+// then [Resolve], and stores and posts what Resolve returns.
 //
 // # Grammar
 //
@@ -91,5 +92,47 @@
 // comment after the first [MaxLines] are malformed (the last as one
 // record saying the rest were not read). Recorded lines are cut to
 // MaxLineLen.
+//
+// # Resolution
+//
+// [Resolve] applies DESIGN §8 to explicit inputs: per system its reviewers
+// (owner, delegates, backup), accesses (one per membership), comments with
+// their parsed lines; the review's findings; and the
+// review.certify_all_covers_high switch. Its rules:
+//
+//   - Authorisation: a Jira comment's author is matched to a reviewer by
+//     accountId (by e-mail only when the reviewer has no accountId and
+//     Jira shows the author's e-mail); a CSV row's decided_by_email by
+//     e-mail. The owner and delegates decide every access except their own
+//     and the owner's; the backup reviewer decides only the owner's own
+//     access. Anyone else's line is rejected: not an authorised reviewer.
+//   - Self-review: nobody decides their own access (rejected). "CERTIFY:
+//     all" from an owner who is a member certifies everyone else and
+//     records a rejected self-review for each of the owner's accesses,
+//     which the backup reviewer decides. Accesses outside an author's
+//     scope are silently left out of their "all".
+//   - An address not in the system's snapshot is rejected; "from" naming
+//     a group the user is not in (or, for all, a group not in the system)
+//     is rejected, listing the user's groups.
+//   - Precedence per access: a specific decision beats CERTIFY: all,
+//     whatever their order; among specific decisions the latest wins (by
+//     Jira's created time, then comment id, then line order) and the
+//     earlier ones become superseded; among CERTIFY: all lines the latest
+//     wins likewise.
+//   - Rubber-stamp guard: unless certify_all_covers_high, an access with
+//     an open (unsuppressed) HIGH finding is not certified by CERTIFY: all
+//     (the record is rejected, the access stays pending and the owner gets
+//     a reply listing such accesses), nor by an explicit CERTIFY without a
+//     justification (rejected). A finding is addressed, and stops
+//     guarding, once any membership it names is revoked by an accepted
+//     REVOKE in any system. For an explicit CERTIFY this is judged on the
+//     revocations that stand whatever the guard decides, which keeps the
+//     rule free of cycles.
+//   - An edited comment (updated ≠ created) is recorded with both times
+//     and flagged; a reviewer who is a member of an admin group of the
+//     system is flagged. Neither is refused.
+//
+// Output is sorted with full tie-breaks and depends on nothing but the
+// input.
 //
 package decisions
