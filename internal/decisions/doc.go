@@ -1,7 +1,8 @@
 // Package decisions reads reviewers' decisions and resolves them into one
 // outcome per access (DESIGN §8). It is pure: no I/O, no clock, no store.
-// The command layer fetches comments, calls [ParseADF] or [ParseText],
-// then [Resolve], and stores and posts what Resolve returns.
+// The command layer fetches comments (or a CSV file), calls [ParseADF] /
+// [ParseText] / [ParseCSV], then [Resolve], and stores and posts what
+// Resolve returns.
 //
 // # Grammar
 //
@@ -135,4 +136,22 @@
 // Output is sorted with full tie-breaks and depends on nothing but the
 // input.
 //
+// # CSV decisions
+//
+// [ParseCSV] reads decisions gathered outside Jira. The first row is a
+// header; column names are case-insensitive, in any order:
+//
+//	system            required  the system's name as configured (case-insensitive)
+//	action            required  CERTIFY or REVOKE (any case)
+//	target            required  one e-mail address or login, or "all" (CERTIFY only)
+//	group             optional  the group, as with "from"
+//	decided_by_email  required  the reviewer's e-mail: owner, delegate or backup of the system
+//	decided_at        required  RFC 3339 with an offset, e.g. 2026-12-01T09:30:00Z
+//	justification     optional  the reviewer's reason
+//
+// A semicolon-separated file (some spreadsheet locales) and a UTF-8 byte
+// order mark are accepted. Every problem is reported with its line and
+// field (the first [MaxCSVProblems], then a count) and a file with any
+// problem yields no decisions at all. Fields are capped at
+// [MaxCSVField] bytes and files at [MaxCSVRows] rows.
 package decisions
