@@ -174,7 +174,8 @@ func Resolve(in Input) Result {
 	}
 	// Which accesses are revoked whatever the guard decides: the guard only
 	// ever takes CERTIFY candidates away, which can only add revocations.
-	r.revoked = r.settleSpecific(false)
+	byAccess := r.group()
+	r.revoked = r.settleSpecific(byAccess, false)
 	if !in.CertifyAllCoversHigh {
 		for _, rec := range r.records {
 			if rec.open && rec.specific && rec.Action == model.ActionCertify && rec.Justification == "" {
@@ -184,8 +185,8 @@ func Resolve(in Input) Result {
 			}
 		}
 	}
-	r.revoked = r.settleSpecific(true)
-	r.settleBlanket()
+	r.revoked = r.settleSpecific(byAccess, true)
+	r.settleBlanket(byAccess)
 	return r.result()
 }
 
@@ -513,20 +514,31 @@ func (r *resolver) reject(rec *record, reason string) {
 	rec.Status, rec.Reason = model.DecisionRejected, reason
 }
 
-// candidates returns, per access, its open records of one kind, latest
-// last.
-func (r *resolver) candidates(specific bool) map[accessRef][]*record {
+// group returns every access's records, oldest line first. Records
+// never move between accesses, so one grouping serves every pass.
+func (r *resolver) group() map[accessRef][]*record {
 	out := map[accessRef][]*record{}
 	for _, rec := range r.records {
-		if rec.open && rec.specific == specific && rec.access >= 0 {
+		if rec.access >= 0 {
 			k := accessRef{rec.sys, rec.access}
 			out[k] = append(out[k], rec)
 		}
 	}
 	for _, rs := range out {
-		slices.SortFunc(rs, func(a, b *record) int {
+		slices.SortStableFunc(rs, func(a, b *record) int {
 			return cmpOrder(a.DecidedAt, a.CommentID, a.LineIndex, b.DecidedAt, b.CommentID, b.LineIndex)
 		})
+	}
+	return out
+}
+
+// open returns the records of rs still in the running, of one kind.
+func open(rs []*record, specific bool) []*record {
+	var out []*record
+	for _, rec := range rs {
+		if rec.open && rec.specific == specific {
+			out = append(out, rec)
+		}
 	}
 	return out
 }
@@ -534,10 +546,13 @@ func (r *resolver) candidates(specific bool) map[accessRef][]*record {
 // settleSpecific finds the latest specific decision per access and
 // returns the revoked accesses. With final, the others become superseded,
 // and so does every CERTIFY: all on an access that has a specific one.
-func (r *resolver) settleSpecific(final bool) map[accessRef]bool {
+func (r *resolver) settleSpecific(byAccess map[accessRef][]*record, final bool) map[accessRef]bool {
 	revoked := map[accessRef]bool{}
-	blankets := r.candidates(false)
-	for k, rs := range r.candidates(true) {
+	for k, all := range byAccess {
+		rs := open(all, true)
+		if len(rs) == 0 {
+			continue
+		}
 		win := rs[len(rs)-1]
 		if win.Action == model.ActionRevoke {
 			revoked[k] = true
@@ -548,7 +563,7 @@ func (r *resolver) settleSpecific(final bool) map[accessRef]bool {
 		for _, rec := range rs[:len(rs)-1] {
 			r.supersede(rec, win, "superseded by a later decision")
 		}
-		for _, rec := range blankets[k] {
+		for _, rec := range open(all, false) {
 			r.supersede(rec, win, "a specific decision for this access takes precedence over all")
 		}
 	}
@@ -566,8 +581,12 @@ func (r *resolver) supersede(rec, by *record, why string) {
 
 // settleBlanket decides the accesses that only CERTIFY: all covers: the
 // latest wins, unless the rubber-stamp guard holds it back.
-func (r *resolver) settleBlanket() {
-	for k, rs := range r.candidates(false) {
+func (r *resolver) settleBlanket(byAccess map[accessRef][]*record) {
+	for k, all := range byAccess {
+		rs := open(all, false)
+		if len(rs) == 0 {
+			continue
+		}
 		if !r.in.CertifyAllCoversHigh {
 			if rules := r.openHigh(k.sys, k.access); len(rules) > 0 {
 				for _, rec := range rs {
