@@ -1,8 +1,9 @@
 // Package decisions reads reviewers' decisions and resolves them into one
 // outcome per access (DESIGN §8). It is pure: no I/O, no clock, no store.
-// The command layer fetches comments (or a CSV file), calls [ParseADF] /
-// [ParseText] / [ParseCSV], then [Resolve], and stores and posts what
-// Resolve returns.
+// The command layer fetches comments (or a CSV file), turns them into
+// [Comment] values with [FromJira] (or [ParseADF] / [ParseText]) or
+// [ParseCSV] and [Input.AddCSV], calls [Resolve] once per review, and
+// stores and posts what Resolve returns (see Use, below).
 //
 // # Grammar
 //
@@ -46,8 +47,9 @@
 //     in wiki markup [text|mailto:addr] and [mailto:addr], in Markdown
 //     [text](mailto:addr) and <mailto:addr>, read as addr; a bare
 //     "mailto:" prefix is dropped.
-//   - Around an address: quotes, brackets, emphasis and a trailing . ; , !
-//     or ?; around the group name: quotes, emphasis and a trailing . ; , !
+//   - Around an address: quotes, brackets, backticks, emphasis and a
+//     trailing . ; , ! ? or :; around the group name: quotes, emphasis
+//     and a trailing . ; , or !
 //   - A full-width colon (：) for the colon; spaces before the colon.
 //   - Duplicate addresses on one line are read once.
 //
@@ -88,11 +90,12 @@
 //
 // # Limits
 //
-// Hostile input stays bounded: a line longer than [MaxLineLen] bytes, a
-// line with more than [MaxTargets] addresses, and every decision line of a
-// comment after the first [MaxLines] are malformed (the last as one
-// record saying the rest were not read). Recorded lines are cut to
-// MaxLineLen.
+// Hostile input stays bounded: a decision line longer than [MaxLineLen]
+// bytes and a line with more than [MaxTargets] addresses are malformed;
+// after [MaxLines] decision lines in one comment, one more malformed line
+// says the rest were not read, and reading stops. Recorded lines are cut
+// to MaxLineLen; invalid UTF-8 becomes U+FFFD and control characters
+// spaces. Reading is linear in the size of the comment.
 //
 // # Resolution
 //
@@ -106,7 +109,9 @@
 //     Jira shows the author's e-mail); a CSV row's decided_by_email by
 //     e-mail. The owner and delegates decide every access except their own
 //     and the owner's; the backup reviewer decides only the owner's own
-//     access. Anyone else's line is rejected: not an authorised reviewer.
+//     access (the owner's accesses are those matching the owner's
+//     configured e-mail, so give it). Anyone else's line is rejected: not
+//     an authorised reviewer.
 //   - Self-review: nobody decides their own access (rejected). "CERTIFY:
 //     all" from an owner who is a member certifies everyone else and
 //     records a rejected self-review for each of the owner's accesses,
@@ -135,6 +140,22 @@
 //
 // Output is sorted with full tie-breaks and depends on nothing but the
 // input.
+//
+// # Use
+//
+// Resolve is a pure function of everything said so far: run it over every
+// comment of the review on each pass, and replace what it derived before.
+// A pass that refetches only some tickets (uar watch) must still give it
+// every system's comments, e.g. from the store: a revocation in one system
+// can address a finding that holds back an access in another.
+// Store every record of [Result.Decisions] (they are model.Decision
+// values, one per line per access, with the comment id, Jira's created
+// and updated times, the raw line, status, reason and justification);
+// derive v_access.decision from [Result.Access]. Post each [Reply] whose
+// Key has not been posted before and record the key with the comment it
+// became; never post Reply.Text, which is for logs. Print
+// [Result.Summaries]. Revocations to plan are the accepted REVOKE records
+// (UserID and GroupID name the membership).
 //
 // # CSV decisions
 //

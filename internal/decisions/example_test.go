@@ -20,7 +20,9 @@ func ExampleResolve() {
 		jira.Paragraph(jira.Text("CERTIFY: all")),
 		jira.Paragraph(jira.Text("REVOKE dave@acme.com")),
 	).Raw()
-	lines, err := decisions.ParseADF(body) // jira.Comment.Body
+	// As read by jira.Client.ListComments.
+	c, err := decisions.FromJira(jira.Comment{ID: "10001", Body: body, Created: at, Updated: at,
+		Author: jira.User{AccountID: "acc-nina", DisplayName: "Nina Patel", EmailAddress: "nina@acme.com"}})
 	if err != nil {
 		panic(err)
 	}
@@ -34,10 +36,7 @@ func ExampleResolve() {
 				{UserID: "u2", Login: "dave@acme.com", Email: "dave@acme.com", GroupID: "g2", Group: "SOX-NetSuite-Admins", Admin: true},
 				{UserID: "u3", Login: "nina@acme.com", Email: "nina@acme.com", GroupID: "g1", Group: "SOX-NetSuite-Users"},
 			},
-			Comments: []decisions.Comment{{
-				ID: "10001", Created: at, Updated: at, Lines: lines,
-				Author: decisions.Author{AccountID: "acc-nina", DisplayName: "Nina Patel", Email: "nina@acme.com"},
-			}},
+			Comments: []decisions.Comment{c},
 		}},
 		Findings: []model.Finding{{RuleID: "SOD-IT-ERP-ADMIN", Risk: model.RiskHigh, UserID: "u2", Groups: []string{"SOX-NetSuite-Admins"}}},
 	}

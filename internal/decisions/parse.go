@@ -75,6 +75,24 @@ func ParseADF(body json.RawMessage) ([]Line, error) {
 	return p.lines, nil
 }
 
+// FromJira turns a comment read with jira.Client.ListComments into the
+// Comment Resolve reads, parsing its body with ParseADF. The error names
+// the comment; a caller should record it and go on with the others.
+func FromJira(c jira.Comment) (Comment, error) {
+	lines, err := ParseADF(c.Body)
+	if err != nil {
+		return Comment{}, fmt.Errorf("decisions: comment %s: %w", c.ID, err)
+	}
+	return Comment{
+		ID:      c.ID,
+		Source:  model.DecisionSourceJira,
+		Author:  Author{AccountID: c.Author.AccountID, DisplayName: c.Author.DisplayName, Email: c.Author.EmailAddress},
+		Created: c.Created.UTC(),
+		Updated: c.Updated.UTC(),
+		Lines:   lines,
+	}, nil
+}
+
 // ParseText reads the decision lines of plain text: wiki markup (a REST
 // v2 body), Markdown or text typed anywhere else. Quoted, code and panel
 // blocks are skipped as described in the package doc.

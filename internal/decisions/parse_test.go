@@ -341,3 +341,16 @@ func TestHostileInputStaysLinear(t *testing.T) {
 		}
 	}
 }
+
+func TestFromJira(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.FixedZone("x", 3600))
+	c, err := FromJira(jira.Comment{ID: "10001", Author: jira.User{AccountID: "acc", DisplayName: "Nina", EmailAddress: "n@x.com"},
+		Body: jira.Doc(jira.Paragraph(jira.Text("REVOKE: a@x.com"))).Raw(), Created: at, Updated: at.Add(time.Minute)})
+	if err != nil || c.ID != "10001" || c.Author != (Author{AccountID: "acc", DisplayName: "Nina", Email: "n@x.com"}) ||
+		c.Created.Location() != time.UTC || !c.Edited() || len(c.Lines) != 1 || c.Lines[0].Targets[0] != "a@x.com" || c.Source != "jira" {
+		t.Fatalf("%+v, %v", c, err)
+	}
+	if _, err := FromJira(jira.Comment{ID: "7", Body: json.RawMessage(`{"type":`)}); err == nil || !strings.Contains(err.Error(), "comment 7") {
+		t.Fatalf("bad body: %v", err)
+	}
+}
