@@ -101,9 +101,9 @@ type Summary struct {
 	Certified   int    `json:"certified"`
 	Revoked     int    `json:"revoked"`
 	Pending     int    `json:"pending"`
-	PendingHigh int    `json:"pending_high"` // pending because CERTIFY: all met an open HIGH finding
-	Lines       int    `json:"lines"`        // decision lines read
-	Rejected    int    `json:"rejected_lines"`
+	PendingHigh int    `json:"pending_high"`   // pending because CERTIFY: all met an open HIGH finding
+	Lines       int    `json:"lines"`          // decision lines read
+	Rejected    int    `json:"rejected_lines"` // lines with a rejection other than the rubber-stamp guard
 	Malformed   int    `json:"malformed_lines"`
 	Edited      int    `json:"edited_comments"` // comments with decision lines edited after posting
 }
