@@ -145,6 +145,9 @@
 //
 // Resolve is a pure function of everything said so far: run it over every
 // comment of the review on each pass, and replace what it derived before.
+// Leave out the comments written by uar's own Jira account (GET
+// /myself): replies are built never to read as decisions, but other
+// comments uar posts (revocation summaries, reminders) are not.
 // A pass that refetches only some tickets (uar watch) must still give it
 // every system's comments, e.g. from the store: a revocation in one system
 // can address a finding that holds back an access in another.
