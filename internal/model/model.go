@@ -210,20 +210,56 @@ const (
 	DecisionSuperseded = "superseded"
 )
 
-// Decision is one instruction line from a reviewer, with its outcome.
+// Where a decision came from: a Jira comment, or a CSV file of decisions
+// gathered outside Jira (uar parse-decisions --from-csv).
+const (
+	DecisionSourceJira = "jira"
+	DecisionSourceCSV  = "csv"
+)
+
+// The reviewer roles a decision can be taken under (DESIGN §8).
+const (
+	ReviewerOwner    = "owner"
+	ReviewerDelegate = "delegate"
+	ReviewerBackup   = "backup"
+)
+
+// Per-access outcome of a review (v_access.decision).
+const (
+	AccessCertified = "certified"
+	AccessRevoked   = "revoked"
+	AccessPending   = "pending"
+)
+
+// Decision is one instruction line from a reviewer, with its outcome. A
+// line that covers several accesses (CERTIFY: all, REVOKE: user without
+// from) gives one Decision per access, each naming its group; a rejected
+// line that names no access gives one Decision with the target as written.
 type Decision struct {
 	System    string    `json:"system"`
-	Action    string    `json:"action"`
-	Target    string    `json:"target"` // user email/login, or "all"
+	Action    string    `json:"action"` // ActionCertify, ActionRevoke, or "" for a malformed line
+	Target    string    `json:"target"` // user email (login if none) as in the snapshot, else as written, or "all"
 	GroupName string    `json:"group_name"`
-	DecidedBy string    `json:"decided_by"`
-	DecidedAt time.Time `json:"decided_at"`
-	Status    string    `json:"status"`
-	Reason    string    `json:"reason"`
+	DecidedBy string    `json:"decided_by"` // author's Jira accountId; the e-mail for a CSV row
+	DecidedAt time.Time `json:"decided_at"` // Jira's created time of the comment; the CSV's decided_at
+	Status    string    `json:"status"`     // Decision*
+	Reason    string    `json:"reason"`     // why rejected or superseded; "" when accepted
 	JiraKey   string    `json:"jira_key"`
 	CommentID string    `json:"comment_id"`
-	Edited    bool      `json:"edited"`
-	Line      string    `json:"line"`
+	Edited    bool      `json:"edited"` // the comment was changed after it was posted
+	Line      string    `json:"line"`   // the line as written (a CSV row re-encoded)
+
+	UserID          string    `json:"user_id"`  // snapshot user of the access; "" when none matched
+	GroupID         string    `json:"group_id"` // snapshot group of the access; "" when none matched
+	AuthorName      string    `json:"author_name"`
+	AuthorEmail     string    `json:"author_email"` // "" when Jira hides it
+	Updated         time.Time `json:"updated"`      // Jira's updated time of the comment
+	Justification   string    `json:"justification"`
+	LineIndex       int       `json:"line_index"` // decision line within the comment (0-based); CSV: file line
+	FromAll         bool      `json:"from_all"`   // expanded from CERTIFY: all
+	Source          string    `json:"source"`     // DecisionSource*
+	ReviewerRole    string    `json:"reviewer_role"`
+	ReviewerIsAdmin bool      `json:"reviewer_is_admin"` // the author is a member of an admin group of the system
 }
 
 // Revocation statuses (DESIGN §6.4).

@@ -5,7 +5,9 @@ package jira
 // encoding/json, never by string concatenation, so text that looks like
 // markup or JSON (`<script>`, `"}]}`, `]]>`) stays text. Reading goes the
 // other way through ADFText, which turns any ADF document into plain text
-// with one line per block for the decision parser.
+// with one line per block, and ADFLines, which also says which lines are
+// quoted (blockquote, code block, panel...) and which parts are inline
+// code, for the decision parser.
 //
 // Spec: https://developer.atlassian.com/cloud/jira/platform/apis/document/structure/
 
@@ -245,47 +247,142 @@ func TextDoc(s string) *Node {
 // raw may also be a JSON string (a v2 wiki-markup body), returned as is, or
 // null/empty, giving "". It returns an error only if raw is not JSON.
 func ADFText(raw json.RawMessage) (string, error) {
+	v, err := decodeADF(raw)
+	if err != nil {
+		return "", err
+	}
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	lines := flatten(v)
+	texts := make([]string, len(lines))
+	for i, l := range lines {
+		texts[i] = l.Text
+	}
+	return strings.Join(texts, "\n"), nil
+}
+
+// ADFLine is one line of an ADF document as ADFText flattens it, with
+// where it sits: enough for a reader that must tell the author's own words
+// from quoted or example text (the decision parser ignores both).
+type ADFLine struct {
+	Text string
+	// Inside is the type of the outermost node around the line that sets
+	// its content apart from the author's own words (see [SetApart]), or ""
+	// when there is none.
+	Inside string
+	// Code holds the byte ranges [start, end) of Text written with an
+	// inline code mark, in order.
+	Code [][2]int
+}
+
+// SetApart reports whether text inside an ADF node of type typ is set
+// apart from the comment author's own words: a quotation (blockquote),
+// code or preformatted text (codeBlock), a panel or an expand (which uar
+// itself and Jira's quoting use), or an extension (a macro).
+func SetApart(typ string) bool {
+	switch typ {
+	case "blockquote", "codeBlock", "panel", "expand", "nestedExpand",
+		"extension", "bodiedExtension", "multiBodiedExtension", "extensionFrame":
+		return true
+	}
+	return false
+}
+
+// ADFLines flattens an ADF document exactly as ADFText does (the Text of
+// the lines joined with "\n" is ADFText's result) and says, per line,
+// whether it sits inside a [SetApart] node and which parts are inline code.
+// A JSON string body (v2 wiki markup) gives one line per non-blank line of
+// the string, with no Inside or Code: wiki markup is not interpreted here.
+// It returns an error only if raw is not JSON.
+func ADFLines(raw json.RawMessage) ([]ADFLine, error) {
+	v, err := decodeADF(raw)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := v.(string); ok {
+		var out []ADFLine
+		for _, l := range strings.Split(s, "\n") {
+			if strings.TrimSpace(l) != "" {
+				out = append(out, ADFLine{Text: l})
+			}
+		}
+		return out, nil
+	}
+	return flatten(v), nil
+}
+
+// decodeADF decodes a body: nil for null or empty input.
+func decodeADF(raw json.RawMessage) (any, error) {
 	var v any
 	if len(strings.TrimSpace(string(raw))) == 0 {
-		return "", nil
+		return nil, nil
 	}
 	// UseNumber: a huge number in some attribute must not fail the whole
 	// comment (float64 overflows).
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
-		return "", fmt.Errorf("jira: ADF body: %w", err)
+		return nil, fmt.Errorf("jira: ADF body: %w", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return "", errors.New("jira: ADF body: trailing data after the document")
+		return nil, errors.New("jira: ADF body: trailing data after the document")
 	}
+	return v, nil
+}
+
+func flatten(v any) []ADFLine {
 	f := &flattener{}
 	switch v := v.(type) {
-	case string:
-		return v, nil
 	case map[string]any:
 		f.node(v)
 	case []any: // a bare content array
 		f.children(v)
 	}
 	f.flush()
-	return strings.Join(f.lines, "\n"), nil
+	return f.lines
 }
 
 type flattener struct {
-	lines []string
+	lines []ADFLine
 	cur   strings.Builder
+	code  [][2]int // inline code ranges in cur
+	apart string   // outermost SetApart node around cur, "" if none
 }
 
 func (f *flattener) flush() {
 	if s := strings.TrimRight(f.cur.String(), " \t"); strings.TrimSpace(s) != "" {
+		off, k := 0, 0
 		for _, l := range strings.Split(s, "\n") {
-			if strings.TrimSpace(l) != "" {
-				f.lines = append(f.lines, l)
+			// Ranges are in order: skip those that ended before this line,
+			// so a paragraph of many lines and ranges stays linear.
+			for k < len(f.code) && f.code[k][1] <= off {
+				k++
 			}
+			if strings.TrimSpace(l) != "" {
+				f.lines = append(f.lines, ADFLine{Text: l, Inside: f.apart, Code: clip(f.code[k:], off, off+len(l))})
+			}
+			off += len(l) + 1
 		}
 	}
 	f.cur.Reset()
+	f.code = f.code[:0]
+}
+
+// clip returns the parts of the ordered ranges rs inside [lo, hi),
+// shifted to start at lo; nil if none.
+func clip(rs [][2]int, lo, hi int) [][2]int {
+	var out [][2]int
+	for _, r := range rs {
+		if r[0] >= hi {
+			break
+		}
+		a, b := max(r[0], lo), min(r[1], hi)
+		if a < b {
+			out = append(out, [2]int{a - lo, b - lo})
+		}
+	}
+	return out
 }
 
 func (f *flattener) children(c []any) {
@@ -309,13 +406,29 @@ func str(m map[string]any, k string) string {
 	return ""
 }
 
+// hasMark reports whether a text node carries a mark of type typ.
+func hasMark(n map[string]any, typ string) bool {
+	marks, _ := n["marks"].([]any)
+	for _, m := range marks {
+		if mm, ok := m.(map[string]any); ok && mm["type"] == typ {
+			return true
+		}
+	}
+	return false
+}
+
 func (f *flattener) node(n map[string]any) {
 	typ, _ := n["type"].(string)
 	attrs, _ := n["attrs"].(map[string]any)
 	content, _ := n["content"].([]any)
 	switch typ {
 	case "text":
-		f.cur.WriteString(str(n, "text"))
+		t := str(n, "text")
+		if t != "" && hasMark(n, "code") {
+			start := f.cur.Len()
+			f.code = append(f.code, [2]int{start, start + len(t)})
+		}
+		f.cur.WriteString(t)
 	case "hardBreak":
 		f.flush()
 	case "mention":
@@ -359,10 +472,15 @@ func (f *flattener) node(n map[string]any) {
 		// or an unknown node: its own text, then its children, on lines of
 		// their own.
 		f.flush()
+		outer := f.apart
+		if outer == "" && SetApart(typ) {
+			f.apart = typ
+		}
 		if t := str(n, "text"); t != "" {
 			f.cur.WriteString(t)
 		}
 		f.children(content)
 		f.flush()
+		f.apart = outer
 	}
 }

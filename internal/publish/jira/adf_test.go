@@ -2,6 +2,7 @@ package jira_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -84,6 +85,40 @@ func TestADFText(t *testing.T) {
 	}
 }
 
+func TestADFLines(t *testing.T) {
+	type line = jira.ADFLine
+	for name, tc := range map[string]struct {
+		in   string
+		want []line
+	}{
+		"plain and hardBreak": {`{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"REVOKE: a@b.com"},{"type":"hardBreak"},{"type":"text","text":"x"}]}]}`,
+			[]line{{Text: "REVOKE: a@b.com"}, {Text: "x"}}},
+		"blockquote": {`{"type":"doc","content":[{"type":"blockquote","content":[{"type":"paragraph","content":[{"type":"text","text":"REVOKE: a@b.com"}]}]},{"type":"paragraph","content":[{"type":"text","text":"after"}]}]}`,
+			[]line{{Text: "REVOKE: a@b.com", Inside: "blockquote"}, {Text: "after"}}},
+		"outermost wins": {`{"type":"doc","content":[{"type":"panel","content":[{"type":"blockquote","content":[{"type":"paragraph","content":[{"type":"text","text":"q"}]}]}]}]}`,
+			[]line{{Text: "q", Inside: "panel"}}},
+		"codeBlock lines": {`{"type":"doc","content":[{"type":"codeBlock","content":[{"type":"text","text":"a\n\nb"}]}]}`,
+			[]line{{Text: "a", Inside: "codeBlock"}, {Text: "b", Inside: "codeBlock"}}},
+		"nested expand in list": {`{"type":"bulletList","content":[{"type":"listItem","content":[{"type":"nestedExpand","content":[{"type":"paragraph","content":[{"type":"text","text":"in"}]}]},{"type":"paragraph","content":[{"type":"text","text":"out"}]}]}]}`,
+			[]line{{Text: "in", Inside: "nestedExpand"}, {Text: "out"}}},
+		"inline code spans": {`{"type":"paragraph","content":[{"type":"text","text":"use "},{"type":"text","text":"REVOKE: x","marks":[{"type":"strong"},{"type":"code"}]},{"type":"text","text":" or "},{"type":"text","text":"y","marks":[{"type":"code"}]}]}`,
+			[]line{{Text: "use REVOKE: x or y", Code: [][2]int{{4, 13}, {17, 18}}}}},
+		"code span split by newline": {`{"type":"paragraph","content":[{"type":"text","text":"a "},{"type":"text","text":"bc\nde","marks":[{"type":"code"}]},{"type":"text","text":" f"}]}`,
+			[]line{{Text: "a bc", Code: [][2]int{{2, 4}}}, {Text: "de f", Code: [][2]int{{0, 2}}}}},
+		"wiki string": {`"REVOKE: [a|mailto:a]\n\n{quote}x{quote}"`,
+			[]line{{Text: "REVOKE: [a|mailto:a]"}, {Text: "{quote}x{quote}"}}},
+		"null": {`null`, nil},
+	} {
+		got, err := jira.ADFLines(json.RawMessage(tc.in))
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: ADFLines = %#v, %v; want %#v", name, got, err, tc.want)
+		}
+	}
+	if _, err := jira.ADFLines(json.RawMessage(`{"type":`)); err == nil {
+		t.Error("invalid JSON must be an error")
+	}
+}
+
 func TestTextDoc(t *testing.T) {
 	raw := jira.TextDoc("REVOKE: a@b.com\r\n\r\n<b>&</b>\n").Raw()
 	got, err := jira.ADFText(raw)
@@ -101,6 +136,7 @@ func FuzzADFText(f *testing.F) {
 	f.Add(`{"type":"date","attrs":{"timestamp":"99999999999999999999"}}`)
 	f.Add(`[[[[{"content":[{"content":{}}]}]]]]`)
 	f.Add(`"x"`)
+	f.Add(`{"type":"blockquote","content":[{"type":"paragraph","content":[{"type":"text","text":"a\nb","marks":[{"type":"code"}]}]}]}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		out, err := jira.ADFText(json.RawMessage(s))
 		if err != nil {
@@ -110,6 +146,27 @@ func FuzzADFText(f *testing.F) {
 			return
 		}
 		if s2 := strings.TrimSpace(s); !strings.HasPrefix(s2, `"`) {
+			lines, err := jira.ADFLines(json.RawMessage(s))
+			if err != nil {
+				t.Fatalf("ADFLines failed where ADFText did not: %v", err)
+			}
+			texts := make([]string, len(lines))
+			for i, l := range lines {
+				texts[i] = l.Text
+				end := 0
+				for _, c := range l.Code {
+					if c[0] < end || c[0] >= c[1] || c[1] > len(l.Text) {
+						t.Fatalf("line %q: bad code range %v", l.Text, l.Code)
+					}
+					end = c[1]
+				}
+				if l.Inside != "" && !jira.SetApart(l.Inside) {
+					t.Fatalf("line %q: Inside %q", l.Text, l.Inside)
+				}
+			}
+			if j := strings.Join(texts, "\n"); j != out {
+				t.Fatalf("ADFLines joined = %q, ADFText = %q", j, out)
+			}
 			for _, line := range strings.Split(out, "\n") {
 				if out != "" && strings.TrimSpace(line) == "" {
 					t.Fatalf("empty line in %q", out)
