@@ -651,8 +651,21 @@ type jiraClause struct {
 }
 
 // jiraJQLTime parses a JQL date-time ("2026/12/01 09:30", "2026-12-01
-// 09:30" or a date), in the site's zone as Jira does.
+// 09:30" or a date, in the site's zone as Jira does) or a relative one
+// ("-5m", "-2h", "-1d", "-1w": that long before the fake's now).
 func (j *Jira) jiraJQLTime(v string) (time.Time, error) {
+	if len(v) > 2 && (v[0] == '-' || v[0] == '+') {
+		if n, err := strconv.Atoi(v[1 : len(v)-1]); err == nil && n >= 0 {
+			unit := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}[v[len(v)-1]]
+			if unit != 0 {
+				d := time.Duration(n) * unit
+				if v[0] == '-' {
+					d = -d
+				}
+				return j.opts.Clock.now().Add(d), nil
+			}
+		}
+	}
 	for _, layout := range []string{"2006/01/02 15:04", "2006-01-02 15:04", "2006/01/02", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, v, j.opts.Location); err == nil {
 			return t, nil

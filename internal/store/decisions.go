@@ -24,6 +24,7 @@ type Decision struct {
 	Target         string `json:"target"`
 	GroupName      string `json:"group_name"`
 	UserID         string `json:"user_id"`
+	GroupID        string `json:"group_id"`
 	DecidedBy      string `json:"decided_by"` // the author's Jira accountId (or email for CSV rows)
 	DecidedByName  string `json:"decided_by_name"`
 	DecidedByEmail string `json:"decided_by_email"`
@@ -39,6 +40,7 @@ type Decision struct {
 	LineNo         int    `json:"line_no"`
 	Source         string `json:"source"` // jira or csv
 	CertifyAll     bool   `json:"certify_all"`
+	ReviewerRole   string `json:"reviewer_role"`
 	ReviewerAdmin  bool   `json:"reviewer_admin"`
 	EvidenceID     string `json:"evidence_id,omitempty"`
 }
@@ -57,8 +59,9 @@ type DecisionPass struct {
 	EvidenceID string `json:"evidence_id,omitempty"`
 }
 
-const decisionCols = `id, review, pass_id, system, action, target, group_name, user_id, decided_by, decided_by_name, decided_by_email,
-	decided_at, status, reason, justification, jira_key, comment_id, comment_updated, edited, line, line_no, source, certify_all, reviewer_admin, evidence_id`
+const decisionCols = `id, review, pass_id, system, action, target, group_name, user_id, group_id, decided_by, decided_by_name, decided_by_email,
+	decided_at, status, reason, justification, jira_key, comment_id, comment_updated, edited, line, line_no, source, certify_all, reviewer_role,
+	reviewer_admin, evidence_id`
 
 // InsertDecisionPass writes one system's pass and its decision rows, all
 // pointing to evidenceID (the derive row sealed next; scope: the pass id).
@@ -68,12 +71,16 @@ func (tx *Tx) InsertDecisionPass(ctx context.Context, p DecisionPass, rows []Dec
 		return fmt.Errorf("store: insert decision pass %s %s: %w", p.PassID, p.System, err)
 	}
 	for _, d := range rows {
-		if _, err := tx.exec(ctx, `INSERT INTO decisions (review, pass_id, system, action, target, group_name, user_id, decided_by, decided_by_name,
-			decided_by_email, decided_at, status, reason, justification, jira_key, comment_id, comment_updated, edited, line, line_no, source, certify_all,
-			reviewer_admin, evidence_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			p.Review, p.PassID, p.System, d.Action, d.Target, d.GroupName, d.UserID, d.DecidedBy, d.DecidedByName, d.DecidedByEmail, d.DecidedAt,
-			d.Status, d.Reason, d.Justification, d.JiraKey, d.CommentID, d.CommentUpdated, boolInt(d.Edited), d.Line, d.LineNo, p.Source,
-			boolInt(d.CertifyAll), boolInt(d.ReviewerAdmin), evidenceID); err != nil {
+		source := d.Source
+		if source == "" {
+			source = p.Source
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO decisions (review, pass_id, system, action, target, group_name, user_id, group_id, decided_by,
+			decided_by_name, decided_by_email, decided_at, status, reason, justification, jira_key, comment_id, comment_updated, edited, line, line_no,
+			source, certify_all, reviewer_role, reviewer_admin, evidence_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			p.Review, p.PassID, p.System, d.Action, d.Target, d.GroupName, d.UserID, d.GroupID, d.DecidedBy, d.DecidedByName, d.DecidedByEmail,
+			d.DecidedAt, d.Status, d.Reason, d.Justification, d.JiraKey, d.CommentID, d.CommentUpdated, boolInt(d.Edited), d.Line, d.LineNo, source,
+			boolInt(d.CertifyAll), d.ReviewerRole, boolInt(d.ReviewerAdmin), evidenceID); err != nil {
 			return fmt.Errorf("store: insert decision %s %s %s: %w", d.System, d.Action, d.Target, err)
 		}
 	}
@@ -92,9 +99,9 @@ func (s *Store) CurrentDecisions(ctx context.Context, review string) ([]Decision
 	for rows.Next() {
 		var d Decision
 		var edited, all, admin int
-		if err := rows.Scan(&d.ID, &d.Review, &d.PassID, &d.System, &d.Action, &d.Target, &d.GroupName, &d.UserID, &d.DecidedBy, &d.DecidedByName,
-			&d.DecidedByEmail, &d.DecidedAt, &d.Status, &d.Reason, &d.Justification, &d.JiraKey, &d.CommentID, &d.CommentUpdated, &edited,
-			&d.Line, &d.LineNo, &d.Source, &all, &admin, &d.EvidenceID); err != nil {
+		if err := rows.Scan(&d.ID, &d.Review, &d.PassID, &d.System, &d.Action, &d.Target, &d.GroupName, &d.UserID, &d.GroupID, &d.DecidedBy,
+			&d.DecidedByName, &d.DecidedByEmail, &d.DecidedAt, &d.Status, &d.Reason, &d.Justification, &d.JiraKey, &d.CommentID, &d.CommentUpdated,
+			&edited, &d.Line, &d.LineNo, &d.Source, &all, &d.ReviewerRole, &admin, &d.EvidenceID); err != nil {
 			return nil, fmt.Errorf("store: current decisions: %w", err)
 		}
 		d.Edited, d.CertifyAll, d.ReviewerAdmin = edited != 0, all != 0, admin != 0

