@@ -352,3 +352,12 @@ func (s *Store) Scopes(ctx context.Context, table string) ([]any, error) {
 	}
 	return out, rows.Err()
 }
+
+// EvidenceAt returns the ledger row at seq; ErrNotFound if there is none.
+func (s *Store) EvidenceAt(ctx context.Context, seq int64) (EvidenceRow, error) {
+	r, err := scanEvidence(s.db.QueryRowContext(ctx, `SELECT `+evidenceCols+` FROM evidence WHERE seq = ?`, seq))
+	if errors.Is(err, sql.ErrNoRows) {
+		return EvidenceRow{}, fmt.Errorf("store: evidence seq %d: %w", seq, ErrNotFound)
+	}
+	return r, err
+}
