@@ -1,12 +1,18 @@
 package evidence
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/uar-dev/uar/internal/store"
 )
@@ -225,4 +231,70 @@ func TestAnchorsInSummary(t *testing.T) {
 	}
 	sum, err = verify(t, path, Options{})
 	wantProblem(t, sum, err, 0, "evidence", "the ledger was rewritten after it was anchored")
+}
+
+func processAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// Two real processes: while the first one's run is live, the second is
+// refused before it does any work, with a message naming the first run,
+// its pid and host; once the first has finished, the second starts.
+func TestBusyAcrossProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "uar.db")
+	openStore(t, path).Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHolder$")
+	cmd.Env = append(os.Environ(), "UAR_HOLDER_DB="+path)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "started ") {
+		t.Fatalf("holder: %q %v", line, err)
+	}
+	holderRun := strings.TrimSpace(strings.TrimPrefix(line, "started "))
+	s := openStore(t, path)
+	me := store.Run{Command: "score", Args: "[]", ToolVersion: "1", Actor: "alice", Host: "shared-host", PID: os.Getpid()}
+	_, err = StartRun(context.Background(), s, me, processAlive)
+	var be *store.BusyError
+	if !errors.As(err, &be) || be.RunID != holderRun || be.PID != cmd.Process.Pid || be.Host != "shared-host" {
+		t.Fatalf("err = %v, want a *store.BusyError naming run %s of pid %d", err, holderRun, cmd.Process.Pid)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprint(cmd.Process.Pid)) || !strings.Contains(err.Error(), "snapshot") {
+		t.Errorf("message %q", err)
+	}
+	stdin.Close() // let the holder finish its run
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("holder: %v", err)
+	}
+	if _, err := StartRun(context.Background(), s, me, processAlive); err != nil {
+		t.Fatalf("after the holder finished: %v", err)
+	}
+}
+
+// TestHelperHolder is not a test: it is the first process of
+// TestBusyAcrossProcesses. It starts a run, says so, and finishes it when
+// its stdin closes.
+func TestHelperHolder(t *testing.T) {
+	path := os.Getenv("UAR_HOLDER_DB")
+	if path == "" {
+		t.Skip("helper process only")
+	}
+	s, err := store.Open(context.Background(), path, store.Options{Now: time.Now})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(1)
+	}
+	run, err := StartRun(context.Background(), s, store.Run{Command: "snapshot", Args: "[]", ToolVersion: "1", Actor: "cron", Host: "shared-host", PID: os.Getpid()}, processAlive)
+	if err != nil {
+		fmt.Println("start:", err)
+		os.Exit(1)
+	}
+	fmt.Println("started", run.ID)
+	io.Copy(io.Discard, os.Stdin)
+	if _, err := FinishRun(context.Background(), s, run, store.RunOK, ""); err != nil {
+		fmt.Println("finish:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
