@@ -453,3 +453,4 @@ func TestSchemaDiff(t *testing.T) {
 		})
 	}
 }
+

@@ -166,7 +166,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return openReadOnly(ctx, path, opts.Now, busy)
 	}
 	if !created {
-		if fi.Size() == 0 {
+		walSize, _ := fileSize(path + "-wal")
+		if fi.Size() == 0 && walSize == 0 { // (a crash before the first checkpoint leaves a 0-byte file and a -wal)
 			if !opts.Create {
 				return nil, fmt.Errorf("store %s: empty file: %w", path, ErrNotExist)
 			}
@@ -233,7 +234,7 @@ func probeUARStore(ctx context.Context, path string, busy time.Duration) error {
 	if err != nil || string(hdr) != sqliteHeader {
 		return fmt.Errorf("store %s: not a SQLite database; refusing to use it (give --db a new file or an existing uar store): %w", path, ErrNotUARStore)
 	}
-	db, cleanup, err := readOnlyDB(ctx, path, busy)
+	db, cleanup, err := readOnlyDB(ctx, path, busy, false)
 	if err != nil {
 		return err
 	}
@@ -252,7 +253,7 @@ func probeUARStore(ctx context.Context, path string, busy time.Duration) error {
 
 // openReadOnly opens path for reading only; see Open.
 func openReadOnly(ctx context.Context, path string, now func() time.Time, busy time.Duration) (*Store, error) {
-	db, cleanup, err := readOnlyDB(ctx, path, busy)
+	db, cleanup, err := readOnlyDB(ctx, path, busy, true)
 	if err != nil {
 		return nil, err
 	}
@@ -261,8 +262,12 @@ func openReadOnly(ctx context.Context, path string, now func() time.Time, busy t
 
 // readOnlyDB opens path read-only following the plan described on Open,
 // and checks that the first read works. cleanup removes any private copy
-// and must be called once the database is closed.
-func readOnlyDB(ctx context.Context, path string, busy time.Duration) (*sql.DB, func(), error) {
+// and must be called once the database is closed. Without mayCopy (the
+// probe before a writer opens the file) un-checkpointed frames that
+// cannot be read in place are ignored (immutable) instead of copied: the
+// probe only asks whether the file is a uar store, and the writer then
+// recovers the log itself.
+func readOnlyDB(ctx context.Context, path string, busy time.Duration, mayCopy bool) (*sql.DB, func(), error) {
 	walSize, walExists := fileSize(path + "-wal")
 	_, shmExists := fileSize(path + "-shm")
 	frames := walExists && walSize > 0
@@ -292,7 +297,7 @@ func readOnlyDB(ctx context.Context, path string, busy time.Duration) (*sql.DB, 
 		}
 		return db, nil
 	}
-	if !frames && !(walExists && shmExists) {
+	if !frames && !(walExists && shmExists) || !mayCopy && !shmExists {
 		db, err := try(fileDSN(path, immutable()))
 		if err != nil {
 			return nil, nil, fmt.Errorf("store: open %s read-only: %w", path, classify(err))
@@ -305,7 +310,7 @@ func readOnlyDB(ctx context.Context, path string, busy time.Duration) (*sql.DB, 
 		if db, err := try(fileDSN(path, q)); err == nil {
 			return db, nothing, nil
 		}
-		if !frames {
+		if !frames || !mayCopy {
 			db, err := try(fileDSN(path, immutable()))
 			if err != nil {
 				return nil, nil, fmt.Errorf("store: open %s read-only: %w", path, classify(err))
