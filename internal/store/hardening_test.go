@@ -453,4 +453,3 @@ func TestSchemaDiff(t *testing.T) {
 		})
 	}
 }
-
