@@ -315,3 +315,52 @@ func TestRecorderCapsResponseBody(t *testing.T) {
 		t.Error("default caps changed")
 	}
 }
+
+// The origin guard wraps the recorder from the outside (as every adapter
+// applies it): a refused request is neither sent nor recorded as a call;
+// a same-origin redirect is recorded hop by hop.
+func TestGuardOutsideRecorder(t *testing.T) {
+	var evilHits int
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { evilHits++ }))
+	defer evil.Close()
+	home := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/away":
+			http.Redirect(w, r, evil.URL+"/x", http.StatusFound)
+		case "/moved":
+			http.Redirect(w, r, "/here", http.StatusFound)
+		default:
+			io.WriteString(w, "[]")
+		}
+	}))
+	defer home.Close()
+	s := openStore(t, filepath.Join(t.TempDir(), "uar.db"))
+	rec := &Recorder{Ledger: newLedger(s), Service: "jira"}
+	hc, err := httpx.GuardOrigin("jira", home.URL, rec.Client(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hc.Get(evil.URL + "/direct"); !httpx.IsOrigin(err) {
+		t.Fatalf("direct: %v", err)
+	}
+	if _, err := hc.Get(home.URL + "/away"); !httpx.IsOrigin(err) {
+		t.Fatalf("redirect away: %v", err)
+	}
+	resp, err := hc.Get(home.URL + "/moved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	rows, _ := s.FindEvidence(context.Background(), store.EvidenceFilter{})
+	var texts []string
+	for _, r := range rows {
+		texts = append(texts, r.QueryText)
+	}
+	want := []string{"GET " + home.URL + "/away", "GET " + home.URL + "/moved", "GET " + home.URL + "/here"}
+	if strings.Join(texts, "|") != strings.Join(want, "|") {
+		t.Errorf("recorded %q, want %q (nothing off-origin, every same-origin hop)", texts, want)
+	}
+	if evilHits != 0 {
+		t.Fatal("another origin was contacted")
+	}
+}
