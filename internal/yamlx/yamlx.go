@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -222,4 +224,178 @@ func (w *walker) measure(n *yaml.Node, depth int) (size, height int, err error) 
 	}
 	w.memo[n] = measured{size: size, height: height}
 	return size, height, nil
+}
+
+// DecodeStrict is Decode followed by decoding the document into out (a
+// pointer, typically to a struct with yaml tags) strictly: a key out does
+// not know, or a value of the wrong type (a float such as 1000.7 for an
+// int, a list for a string), is an error naming the file, the line and the
+// key's dotted path ("okta.page_size"). It returns every such problem
+// (errors.Join of *Error values), nil for a valid file, and nothing is
+// decoded into out from an empty document.
+func DecodeStrict(file string, data []byte, lim Limits, out any) error {
+	root, err := Decode(file, data, lim)
+	if err != nil || root == nil {
+		return err
+	}
+	// yaml.v3 truncates a float into an int field (1000.7 -> 1000): catch
+	// that first, walking the node tree along out's type.
+	var errs []error
+	if t := reflect.TypeOf(out); t != nil {
+		checkWhole(file, root, t, "", &errs)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err = dec.Decode(out)
+	if err == nil {
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return syntaxError(file, err)
+	}
+	paths := map[int]string{}
+	linePaths(root, "", paths)
+	for _, m := range te.Errors {
+		e := &Error{File: file, Msg: m}
+		if rest, ok := strings.CutPrefix(m, "line "); ok {
+			if n, tail, ok := strings.Cut(rest, ": "); ok {
+				if v, err := strconv.Atoi(n); err == nil {
+					e.Line, e.Msg = v, tail
+				}
+			}
+		}
+		if f, ok := strings.CutPrefix(e.Msg, "field "); ok {
+			if name, _, ok := strings.Cut(f, " not found in type "); ok {
+				e.Msg = fmt.Sprintf("unknown key %q", name)
+			}
+		}
+		if p := paths[e.Line]; p != "" {
+			e.Msg = p + ": " + e.Msg
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// linePaths maps each line that starts a key or a value to the dotted
+// path of that key (the first one on the line); aliases are not followed.
+func linePaths(n *yaml.Node, path string, out map[int]string) {
+	set := func(line int, p string) {
+		if _, ok := out[line]; !ok && p != "" {
+			out[line] = p
+		}
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			set(k.Line, p)
+			set(v.Line, p)
+			linePaths(v, p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			set(c.Line, p)
+			linePaths(c, p, out)
+		}
+	}
+}
+
+var (
+	durationType    = reflect.TypeOf(time.Duration(0))
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+)
+
+// checkWhole reports every float scalar that would be decoded into an
+// integer field of t (yaml.v3 would truncate it silently).
+func checkWhole(file string, n *yaml.Node, t reflect.Type, path string, errs *[]error) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) || t == durationType {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!float" {
+			msg := fmt.Sprintf("want a whole number, got %s", n.Value)
+			if path != "" {
+				msg = path + ": " + msg
+			}
+			*errs = append(*errs, &Error{File: file, Line: n.Line, Column: n.Column, Msg: msg})
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind == yaml.SequenceNode {
+			for i, c := range n.Content {
+				checkWhole(file, c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+			}
+		}
+	case reflect.Map:
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				checkWhole(file, n.Content[i+1], t.Elem(), joinKey(path, n.Content[i].Value), errs)
+			}
+		}
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		fields := map[string]reflect.Type{}
+		structFields(t, fields)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if ft, ok := fields[n.Content[i].Value]; ok {
+				checkWhole(file, n.Content[i+1], ft, joinKey(path, n.Content[i].Value), errs)
+			}
+		}
+	}
+}
+
+// structFields maps the YAML keys of t's fields (inline ones flattened) to
+// their types, as yaml.v3 names them.
+func structFields(t reflect.Type, out map[string]reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(","+opts+",", ",inline,") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				structFields(ft, out)
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+}
+
+func joinKey(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }

@@ -153,3 +153,44 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeStrict(t *testing.T) {
+	type okta struct {
+		OrgURL   string `yaml:"org_url"`
+		PageSize int    `yaml:"page_size"`
+	}
+	type config struct {
+		DB      string   `yaml:"db"`
+		Okta    okta     `yaml:"okta"`
+		Systems []string `yaml:"systems"`
+	}
+	var c config
+	if err := DecodeStrict("uar.yaml", []byte("db: uar.db\nokta:\n  org_url: https://x\n  page_size: 200\n"), Limits{}, &c); err != nil || c.Okta.PageSize != 200 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	err := DecodeStrict("uar.yaml", []byte("db: uar.db\nokta:\n  org_url: https://x\n  page_size: 1000.7\n"), Limits{}, &config{})
+	if err == nil {
+		t.Fatal("1000.7 accepted as an int")
+	}
+	if want := "uar.yaml:4:14: okta.page_size: want a whole number, got 1000.7"; err.Error() != want {
+		t.Errorf("%q, want %q", err, want)
+	}
+	err = DecodeStrict("uar.yaml", []byte("db: uar.db\nokta:\n  org_url: https://x\n  pagesize: 3\nsystems: {a: b}\n"), Limits{}, &config{})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`uar.yaml:4: okta.pagesize: unknown key "pagesize"`,
+		"uar.yaml:5: systems: cannot unmarshal !!map into []string",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q\nlacks %q", msg, want)
+		}
+	}
+	// The guard runs first: a second document is refused, nothing decoded.
+	var d config
+	if err := DecodeStrict("uar.yaml", []byte("db: a\n---\ndb: b\n"), Limits{}, &d); err == nil || d.DB != "" {
+		t.Errorf("second document: %v %+v", err, d)
+	}
+}
