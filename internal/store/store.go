@@ -133,8 +133,11 @@ type Store struct {
 //
 // If mode=ro still fails (SQLite cannot use the -shm), Open falls back to
 // immutable=1 when there are no frames to lose, else to the private copy.
-// An immutable reader assumes the file does not change while it reads: a
-// writer starting during a verify can make that verify fail, never pass.
+// An immutable reader assumes the file does not change while it reads; it
+// is chosen only when no process has the store open (a live connection
+// always has both -wal and -shm), so only a writer that starts during the
+// read can disturb it, and then the read sees a torn file and fails with
+// an error. An auditor's copy at rest is never affected.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: no path given")
