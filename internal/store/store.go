@@ -136,8 +136,9 @@ type Store struct {
 // An immutable reader assumes the file does not change while it reads; it
 // is chosen only when no process has the store open (a live connection
 // always has both -wal and -shm), so only a writer that starts during the
-// read can disturb it, and then the read sees a torn file and fails with
-// an error. An auditor's copy at rest is never affected.
+// read can disturb it (a checkpoint rewriting pages under the reader; run
+// verify again, or on a copy). An auditor's copy at rest is never
+// affected.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: no path given")
