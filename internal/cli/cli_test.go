@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -40,6 +41,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		Username:     func() string { return "tester" },
 		PID:          os.Getpid(),
 		ProcessAlive: func(int) bool { return false },
+		users:        &knownUsers{},
 	}
 	return te
 }
@@ -88,5 +90,59 @@ func TestReportErrorNeverPrintsSecrets(t *testing.T) {
 	}
 	if strings.Contains(te.err.String(), "xoxb-secret-value-123") || !strings.Contains(te.err.String(), "[REDACTED]") {
 		t.Fatalf("stderr: %s", te.err)
+	}
+}
+
+// An ANSI escape in upstream data (an Okta profile) cannot drive the
+// reader's terminal: tables and messages show it as \x1b.
+func TestControlCharactersNeutralised(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeTable(&b, true, []string{"USER"}, [][]string{{"mallory\x1b]0;pwned\x07\x1b[31m"}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(b.String(), "\x1b\x07") || !strings.Contains(b.String(), `mallory\x1b]0;pwned\x07\x1b[31m`) {
+		t.Errorf("table: %q", b.String())
+	}
+	b.Reset()
+	if err := writeTable(&b, false, []string{"USER"}, [][]string{{"a\x1bb\u009bc"}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(b.String(), "\x1b\u009b") {
+		t.Errorf("TSV: %q", b.String())
+	}
+	te := newTestEnv(t)
+	ui{env: te.Env, g: &globalOptions{}}.Warnf("user %s", "x\x1b[2J")
+	if strings.Contains(te.err.String(), "\x1b") {
+		t.Errorf("warning: %q", te.err.String())
+	}
+}
+
+// --db naming a file that is not a uar store is refused (exit 2) and the
+// file is left as it was.
+func TestForeignFileIsNotAdopted(t *testing.T) {
+	te := newTestEnv(t)
+	te.write(t, "notes.db", "meeting notes, not a database\n")
+	te.write(t, "uar.yaml", "db: notes.db\n")
+	if code := te.run(context.Background(), "init"); code != ExitUsage || !strings.Contains(te.err.String(), "not a uar") {
+		t.Fatalf("exit %d: %s", code, te.err)
+	}
+	if b, err := os.ReadFile(filepath.Join(te.dir, "notes.db")); err != nil || string(b) != "meeting notes, not a database\n" {
+		t.Errorf("the file changed: %q %v", b, err)
+	}
+}
+
+// Once the config named the Atlassian account, its basic-auth credential
+// (base64 of email:token, bare or after "Basic ") is scrubbed from errors.
+func TestReportErrorScrubsBasicAuth(t *testing.T) {
+	te := newTestEnv(t)
+	te.vars[EnvJiraToken] = "jira-token-value-0123"
+	te.write(t, "uar.yaml", "db: t.db\njira:\n  email: svc@acme.com\n")
+	if _, err := loadConfig(te.Env, &globalOptions{}, true); err != nil {
+		t.Fatal(err)
+	}
+	cred := base64.StdEncoding.EncodeToString([]byte("svc@acme.com:jira-token-value-0123"))
+	reportError(te.Env, fmt.Errorf("jira: server echoed Authorization: Basic %s and %s", cred, cred), true)
+	if strings.Contains(te.err.String(), cred) || strings.Contains(te.err.String(), "jira-token-value-0123") {
+		t.Errorf("stderr: %s", te.err)
 	}
 }

@@ -130,6 +130,7 @@ func oktaClientConfig(rc *runCtx) (okta.Config, error) {
 		return okta.Config{}, err
 	}
 	oc := s.Config(secret(rc.env, EnvOktaToken))
+	oc.Now = rc.env.Now
 	if err := oc.Validate(); err != nil {
 		return okta.Config{}, &UsageError{Err: err}
 	}

@@ -22,9 +22,19 @@ verify needs nothing but the store: no config file, no secrets, no network. It
 opens the store read-only and records no run, so an auditor's copy is left
 byte-for-byte unchanged.
 
+It also checks what an auditor reads beside the ledger: the schema (every
+table, view, trigger and index must be what the migrations create, so a view
+redefined to hide a finding is caught), every run against its run.start and
+run.end ledger rows, and blobs no ledger row references.
+
 A ledger whose last rows were removed still forms a valid chain. To catch
 that, pass the head published at the time (publish and revoke write it on the
 Confluence page, where its page history timestamps it) with --anchor SEQ:HASH.
+verify prints the newest head the store recorded as anchored outside and how
+many rows came after it.
+
+It works on a read-only copy (a 0444 file in a 0555 folder, read-only media)
+and never leaves -wal or -shm files beside it.
 
 With --rederive, raw evidence is parsed again (recorded Okta pages, recorded
 policy) and compared with the derived tables.
@@ -92,6 +102,11 @@ func runVerify(ctx context.Context, env *Env, g *globalOptions, o *verifyOptions
 		}
 		fmt.Fprintf(env.Stdout, "%s: %d ledger rows, head %s; %d blobs (%d bytes); %d derivations (%d rows)\n",
 			state, sum.Rows, head, sum.Blobs, sum.BlobBytes, sum.Derivations, sum.DerivedRows)
+		if sum.AnchoredHead != "" {
+			fmt.Fprintf(env.Stdout, "anchored outside: %s in %s; %d ledger rows after it are not anchored yet\n", sum.AnchoredHead, sum.AnchoredIn, sum.UnanchoredRows)
+		} else if sum.Rows > 0 {
+			fmt.Fprintf(env.Stdout, "anchored outside: none yet (publish writes the head on the review page); %d ledger rows are not anchored\n", sum.UnanchoredRows)
+		}
 		if sum.Anchor != "" && sum.AnchorOK {
 			fmt.Fprintf(env.Stdout, "anchor %s: present\n", sum.Anchor)
 		}

@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -33,6 +32,7 @@ import (
 	"github.com/uar-dev/uar/internal/publish/slack"
 	"github.com/uar-dev/uar/internal/review"
 	"github.com/uar-dev/uar/internal/score/ai"
+	"github.com/uar-dev/uar/internal/yamlx"
 )
 
 // Config is uar.yaml (DESIGN §5).
@@ -163,6 +163,7 @@ func loadConfig(env *Env, g *globalOptions, required bool) (*Config, error) {
 		return nil, usageErrorf("config %s: %s", where, tidyDecodeError(err))
 	}
 	c.File = file
+	env.users.add(c.Jira.Email, c.Confluence.Email)
 	if err := c.validate(); err != nil {
 		return nil, usageErrorf("config %s: %v", where, err)
 	}
@@ -232,23 +233,17 @@ func tidyDecodeError(err error) string {
 // disable a control), a value of the wrong type (1000.7 for an integer is
 // refused, not truncated), a second YAML document.
 func checkConfigFile(file string, data []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		return usageErrorf("config %s: %v", file, err)
+	// yamlx bounds the file (size, depth, aliases, one document) before
+	// anything expands it.
+	root, err := yamlx.Decode(file, data, yamlx.Limits{})
+	if err != nil {
+		return &UsageError{Err: fmt.Errorf("config %w", err)}
 	}
-	var second yaml.Node
-	if err := dec.Decode(&second); err == nil {
-		return usageErrorf("config %s:%d: a second YAML document: uar.yaml holds one", file, second.Line)
-	}
-	if len(root.Content) == 0 {
+	if root == nil {
 		return nil
 	}
 	var problems []string
-	walkKeys(file, root.Content[0], reflect.TypeOf(Config{}), "", &problems)
+	walkKeys(file, root, reflect.TypeOf(Config{}), "", &problems)
 	if len(problems) > 0 {
 		return usageErrorf("%s", strings.Join(problems, "; "))
 	}

@@ -36,6 +36,10 @@ type Env struct {
 	Username     func() string
 	PID          int
 	ProcessAlive func(pid int) bool
+
+	// users collects the Atlassian emails of the configs loaded, to scrub
+	// their basic-auth credentials (see basicUsers).
+	users *knownUsers
 }
 
 // OSEnv returns the Env of the real process.
@@ -69,6 +73,7 @@ func OSEnv(version, commit string) *Env {
 		},
 		PID:          os.Getpid(),
 		ProcessAlive: processAlive,
+		users:        &knownUsers{},
 	}
 }
 

@@ -73,7 +73,7 @@ func exitCode(err error) int {
 		return ExitFailure
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &ue), errors.Is(err, store.ErrNotExist), errors.As(err, &pre), errors.As(err, &se):
+	case errors.As(err, &ue), errors.Is(err, store.ErrNotExist), errors.Is(err, store.ErrNotUARStore), errors.As(err, &pre), errors.As(err, &se):
 		return ExitUsage
 	case errors.Is(err, evidence.ErrTampered):
 		return ExitIntegrity
@@ -121,6 +121,13 @@ func hints(err error) []string {
 	}
 	if errors.Is(err, store.ErrNotExist) {
 		out = append(out, "pass --db with the path of an existing store, or run 'uar init' to create one")
+	}
+	if errors.Is(err, store.ErrNotUARStore) {
+		out = append(out, "--db (or db: in uar.yaml) names a file that is not a uar evidence store; it was left untouched: pick another path")
+	}
+	var be *store.BusyError
+	if errors.As(err, &be) {
+		out = append(out, "wait for that command to finish (or, if its process is gone, the next command marks it interrupted), then re-run")
 	}
 	return dedupe(out)
 }

@@ -118,7 +118,8 @@ func withRun(ctx context.Context, env *Env, g *globalOptions, spec runSpec, fn f
 	defer st.Close()
 	u := ui{env: env, g: g}
 	host := hostname(env)
-	marked, err := st.MarkAbandonedRuns(ctx, host, env.ProcessAlive)
+	who := actor(env)
+	marked, err := evidence.MarkAbandonedRuns(ctx, st, host, who, env.ProcessAlive)
 	if err != nil {
 		return err
 	}
@@ -126,11 +127,12 @@ func withRun(ctx context.Context, env *Env, g *globalOptions, spec runSpec, fn f
 		u.Warnf("run %s (%s, started %s) did not finish: marked interrupted", r.ID, r.Command, r.StartedAt)
 	}
 	args, _ := json.Marshal(redactArgs(spec.args))
-	who := actor(env)
-	run, err := st.StartRun(ctx, store.Run{
+	// Refused (a *store.BusyError naming it) while another writing command
+	// runs on this store on this host: fail before doing any work.
+	run, err := evidence.StartRun(ctx, st, store.Run{
 		Command: spec.command, Args: string(args), Review: spec.review, ToolVersion: env.Version,
 		Actor: who, Host: host, PID: env.PID,
-	})
+	}, env.ProcessAlive)
 	if err != nil {
 		return err
 	}
@@ -146,12 +148,17 @@ func withRun(ctx context.Context, env *Env, g *globalOptions, spec runSpec, fn f
 	case ferr == nil:
 	case errors.Is(ferr, context.Canceled) || ctx.Err() != nil:
 		status, text = store.RunInterrupted, "interrupted"
+	case errors.Is(ferr, store.ErrDiskFull):
+		status, text = store.RunFailed, "disk full: "+scrubSecrets(env, ferr.Error())
 	default:
 		status, text = store.RunFailed, scrubSecrets(env, ferr.Error())
 	}
 	// Record the outcome even when the command's context is cancelled.
-	if err := st.FinishRun(context.WithoutCancel(ctx), run.ID, status, text); err != nil && ferr == nil {
-		return err
+	if _, err := evidence.FinishRun(context.WithoutCancel(ctx), st, run, status, text); err != nil {
+		if ferr == nil {
+			return err
+		}
+		u.Warnf("the run's end could not be recorded (%v): the next command marks it interrupted", err)
 	}
 	return ferr
 }
@@ -167,14 +174,11 @@ func runGuarded(ctx context.Context, rc *runCtx, fn func(context.Context, *runCt
 	return fn(ctx, rc)
 }
 
-// scrubSecrets removes any secret value from s.
+// scrubSecrets removes every secret of the environment from s, in every
+// form it could take (raw, Bearer/SSWS, base64 basic-auth with the
+// configured Atlassian users, JSON-escaped).
 func scrubSecrets(env *Env, s string) string {
-	for _, v := range secretValues(env) {
-		if len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, evidence.Redacted)
-		}
-	}
-	return s
+	return evidence.ScrubString(s, evidence.SecretForms(secretValues(env), basicUsers(env)))
 }
 
 // httpClient returns a client whose every exchange is recorded in the
@@ -191,7 +195,7 @@ func recordingClient(env *Env, ledger *evidence.Ledger, service string, timeout 
 	if timeout <= 0 {
 		timeout = env.HTTP.Timeout
 	}
-	rec := &evidence.Recorder{Base: base, Ledger: ledger, Service: service, Secrets: secretValues(env), Now: env.Now}
+	rec := &evidence.Recorder{Base: base, Ledger: ledger, Service: service, Secrets: secretValues(env), BasicUsers: basicUsers(env), Now: env.Now}
 	return &http.Client{Transport: rec, Timeout: timeout}
 }
 

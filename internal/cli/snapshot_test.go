@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -175,5 +177,95 @@ func TestSnapshotConfigErrors(t *testing.T) {
 	}
 	if code := te.run(context.Background(), "snapshot", "--config", "nope.yaml"); code != ExitUsage || !strings.Contains(te.err.String(), "nope.yaml: file not found") {
 		t.Fatalf("exit %d: %s", code, te.err)
+	}
+}
+
+// A hostile org's next link pointing elsewhere, or a malformed one: the
+// token never leaves the org, the run fails (exit 1, never a panic or a
+// usage error), and nothing from the listing is sealed.
+func TestSnapshotRefusesHostileLinks(t *testing.T) {
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the attacker's host received %s %s (Authorization %q)", r.Method, r.URL, r.Header.Get("Authorization"))
+	}))
+	defer attacker.Close()
+	host := strings.TrimPrefix(attacker.URL, "http://")
+	for name, link := range map[string]string{
+		"userinfo":  `<@` + host + `/api/v1/groups?after=x>; rel="next"`,
+		"absolute":  `<` + attacker.URL + `/api/v1/groups?after=x>; rel="next"`,
+		"port":      `<1/api/v1/groups?after=x>; rel="next"`,
+		"malformed": `</api/v1/gr%zzoups>; rel="next"`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			te := newTestEnv(t)
+			fake := startOkta(t, te, sandbox.ReferenceOrg())
+			fake.SetRawNextLink(link)
+			if code := te.run(context.Background(), "snapshot"); code != ExitFailure {
+				t.Fatalf("exit %d, want 1: %s", code, te.err)
+			}
+			if strings.Contains(te.err.String(), testOktaToken) || !strings.Contains(te.err.String(), "okta") {
+				t.Errorf("stderr: %s", te.err)
+			}
+			s := openTestStore(t, "t.db")
+			if snaps := must(s.Snapshots(context.Background()))(t); len(snaps) != 0 {
+				t.Errorf("a snapshot was sealed: %+v", snaps)
+			}
+			runs := must(s.Runs(context.Background()))(t)
+			if len(runs) != 1 || runs[0].Status != store.RunFailed {
+				t.Errorf("runs %+v", runs)
+			}
+		})
+	}
+}
+
+// A panic inside a command is a failed run and exit 1, never a usage
+// error and never a run left "running".
+func TestPanicIsAFailedRun(t *testing.T) {
+	te := newTestEnv(t)
+	te.write(t, "uar.yaml", "db: t.db\n")
+	g := &globalOptions{}
+	err := withRun(context.Background(), te.Env, g, runSpec{command: "boom", createStore: true}, func(context.Context, *runCtx) error {
+		var m map[string]int
+		m["x"]++ // a nil-map write: a bug
+		return nil
+	})
+	var pe *PanicError
+	if !errors.As(err, &pe) || exitCode(err) != ExitFailure {
+		t.Fatalf("err %v (exit %d), want a *PanicError and exit 1", err, exitCode(err))
+	}
+	s := openTestStore(t, "t.db")
+	runs := must(s.Runs(context.Background()))(t)
+	if len(runs) != 1 || runs[0].Status != store.RunFailed || !strings.Contains(runs[0].Error, "internal error") {
+		t.Errorf("runs %+v", runs)
+	}
+	if code := reportError(te.Env, err, false); code != ExitFailure || !strings.Contains(te.err.String(), "a bug in uar") {
+		t.Errorf("reported %d: %s", code, te.err)
+	}
+}
+
+// A listing that matches no group is not silently a complete population:
+// exit 1 naming okta.group_prefix; --allow-empty records it on purpose. A
+// configured system that matches nothing is a warning.
+func TestSnapshotEmptyPopulation(t *testing.T) {
+	te := newTestEnv(t)
+	startOkta(t, te, sandbox.ReferenceOrg())
+	te.write(t, "uar.yaml", "db: t.db\nokta:\n  org_url: http://127.0.0.1:1\n  group_prefix: SOXX-\nsystems:\n  - name: Oracle\n    groups: [\"SOXX-Oracle-*\"]\n    owner: o@x.com\n")
+	if code := te.run(context.Background(), "snapshot"); code != ExitFailure || !strings.Contains(te.err.String(), `okta.group_prefix "SOXX-"`) ||
+		!strings.Contains(te.err.String(), "--allow-empty") {
+		t.Fatalf("exit %d: %s", code, te.err)
+	}
+	s := openTestStore(t, "t.db")
+	if snaps := must(s.Snapshots(context.Background()))(t); len(snaps) != 0 {
+		t.Fatalf("an empty population was recorded without --allow-empty: %+v", snaps)
+	}
+	s.Close()
+	if code := te.run(context.Background(), "snapshot", "--allow-empty"); code != 0 {
+		t.Fatalf("--allow-empty: exit %d: %s", code, te.err)
+	}
+	if !strings.Contains(te.err.String(), "system Oracle: no group of the snapshot matches") {
+		t.Errorf("no warning about the unmatched system: %s", te.err)
+	}
+	s = openTestStore(t, "t.db")
+	if snaps := must(s.Snapshots(context.Background()))(t); len(snaps) != 1 {
+		t.Errorf("snapshots %+v", snaps)
 	}
 }

@@ -14,6 +14,19 @@
 // any other use of the hash, in the spirit of RFC 6962. Hashes are stored
 // as lower-case hex. Raw bytes live in blobs, keyed by the sha256 of the
 // uncompressed bytes; a row names its blob by that hash.
+//
+// # Runs and anchors
+//
+// Each run's start and end are ledger rows (StartRun, FinishRun,
+// MarkAbandonedRuns) appended in the same transaction as the runs row, and
+// every head written outside the store is recorded (RecordAnchor). They
+// are derive rows with query_name run.start, run.end or anchor, an empty
+// digest list and their content in query_params; see QueryRunStart.
+//
+// # What Verify checks
+//
+// See [Verify]: the schema against the migrations, the chain, blobs
+// (altered, missing and unreferenced), derived tables, runs and anchors.
 package evidence
 
 import (

@@ -164,10 +164,36 @@ func TestChainCannotFork(t *testing.T) {
 	}
 }
 
+var appendOnlyTriggers = []string{"evidence_no_update", "evidence_no_delete", "blobs_no_update", "blobs_no_delete"}
+
 func dropTriggers(t testing.TB, db *sql.DB) {
-	for _, tr := range []string{"evidence_no_update", "evidence_no_delete", "blobs_no_update", "blobs_no_delete"} {
+	for _, tr := range appendOnlyTriggers {
 		mustExec(t, db, `DROP TRIGGER `+tr)
 	}
+}
+
+// restoreTriggers puts the append-only triggers back exactly as the
+// migration wrote them, as a careful attacker would after tampering, so
+// that the schema check alone does not give the edit away.
+func restoreTriggers(t testing.TB, db *sql.DB) {
+	t.Helper()
+	mig := store.Migrations()[0].SQL
+	for _, tr := range appendOnlyTriggers {
+		i := strings.Index(mig, "CREATE TRIGGER "+tr)
+		j := strings.Index(mig[i:], "END;")
+		mustExec(t, db, mig[i:i+j+len("END;")])
+	}
+}
+
+// nonSchema drops the schema problems (dropped triggers) from a summary.
+func nonSchema(ps []Problem) []Problem {
+	var out []Problem
+	for _, p := range ps {
+		if p.Table != "schema" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func wantProblem(t *testing.T, sum *Summary, err error, seq int64, table, what string) {
@@ -213,6 +239,14 @@ func TestTamperingIsFoundAndLocated(t *testing.T) {
 		dropTriggers(t, db)
 		mustExec(t, db, `UPDATE evidence SET result_row_count = 99 WHERE seq = 2`)
 		sum, err := verify(t, path, Options{})
+		wantProblem(t, sum, err, 2, "evidence", "the row was edited")
+		wantProblem(t, sum, err, 0, "schema", "trigger evidence_no_update: missing")
+		if ps := nonSchema(sum.Problems); len(ps) != 1 {
+			t.Errorf("want exactly one problem besides the dropped triggers, got %v", ps)
+		}
+		// With the triggers put back, the edit is still found, alone.
+		restoreTriggers(t, db)
+		sum, err = verify(t, path, Options{})
 		wantProblem(t, sum, err, 2, "evidence", "the row was edited")
 		if len(sum.Problems) != 1 {
 			t.Errorf("want exactly one problem, got %v", sum.Problems)
@@ -278,6 +312,9 @@ func TestTruncatedTailNeedsAnchor(t *testing.T) {
 	db := rawDB(t, path)
 	dropTriggers(t, db)
 	mustExec(t, db, `DELETE FROM evidence WHERE seq > ?`, h.Seq-2)
+	restoreTriggers(t, db)
+	// The cut rows' bodies repeat earlier ones (content addressing), so no
+	// blob is orphaned: only the anchor can tell.
 	if sum, err := verify(t, path, Options{}); err != nil {
 		t.Fatalf("a truncated chain is still a valid chain: %v %v", err, sum.Problems)
 	}
@@ -332,7 +369,7 @@ func TestConcurrentProcessesAppend(t *testing.T) {
 	for i, err := range errs {
 		if err == nil {
 			ok++
-		} else if !strings.Contains(string(outs[i]), "database is locked") {
+		} else if !strings.Contains(string(outs[i]), "is locked by another process") && !strings.Contains(string(outs[i]), "is in use by run") {
 			t.Fatalf("process %d failed uncleanly: %v\n%s", i, err, outs[i])
 		}
 	}
@@ -381,7 +418,7 @@ func TestSIGKILLMidAppend(t *testing.T) {
 		t.Fatalf("rows %d", sum.Rows)
 	}
 	s2 := openStore(t, path)
-	marked, err := s2.MarkAbandonedRuns(context.Background(), "helper-host", func(pid int) bool { return pid != cmd.Process.Pid })
+	marked, err := MarkAbandonedRuns(context.Background(), s2, "helper-host", "tester", func(pid int) bool { return pid != cmd.Process.Pid })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,6 +428,10 @@ func TestSIGKILLMidAppend(t *testing.T) {
 	r, err := s2.GetRun(context.Background(), marked[0].ID)
 	if err != nil || r.Status != store.RunInterrupted {
 		t.Fatalf("run %+v %v", r, err)
+	}
+	s2.Close()
+	if sum, err := verify(t, path, Options{}); err != nil {
+		t.Fatalf("verify after marking the run interrupted: %v %v", err, sum.Problems)
 	}
 }
 
@@ -407,7 +448,9 @@ func TestHelperAppender(t *testing.T) {
 		fmt.Println("open:", err)
 		os.Exit(1)
 	}
-	run, err := s.StartRun(context.Background(), store.Run{Command: "append-loop", Args: "[]", ToolVersion: "test", Actor: "helper", Host: "helper-host", PID: os.Getpid()})
+	// alive nil: the two helpers of TestConcurrentProcessesAppend append
+	// side by side on purpose.
+	run, err := StartRun(context.Background(), s, store.Run{Command: "append-loop", Args: "[]", ToolVersion: "test", Actor: "helper", Host: "helper-host", PID: os.Getpid()}, nil)
 	if err != nil {
 		fmt.Println("start run:", err)
 		os.Exit(1)
@@ -425,7 +468,10 @@ func TestHelperAppender(t *testing.T) {
 			fmt.Printf("appended %d\n", i)
 		}
 	}
-	s.FinishRun(context.Background(), run.ID, store.RunOK, "")
+	if _, err := FinishRun(context.Background(), s, run, store.RunOK, ""); err != nil {
+		fmt.Println("finish run:", err)
+		os.Exit(1)
+	}
 	os.Exit(0)
 }
 
@@ -454,8 +500,11 @@ func TestRecorderKeepsEvidenceButNoSecrets(t *testing.T) {
 	}
 	got, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(got), token) {
-		t.Fatalf("the caller must get the real response back: %s", got)
+	// The caller gets the response with the credential's forms replaced,
+	// the rest untouched: nothing downstream (an error built from an
+	// echoing body) can carry the credential either.
+	if want := `[{"id":"00g1","echo":"token=[REDACTED]&channel=C1","auth":"[REDACTED]"}]`; string(got) != want {
+		t.Fatalf("the caller got %s, want %s", got, want)
 	}
 	rows, err := s.FindEvidence(context.Background(), store.EvidenceFilter{})
 	if err != nil || len(rows) != 1 {

@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/uar-dev/uar/internal/httpx"
 )
 
 // Redacted replaces every secret value uar removes before storing.
@@ -37,13 +42,85 @@ var keptHeaders = []string{
 // requestIDHeaders are tried in order to find a response's request id.
 var requestIDHeaders = []string{"X-Okta-Request-Id", "Request-Id", "X-Request-Id", "X-Slack-Req-Id", "Atl-Traceid", "X-Arequestid"}
 
+// Default per-service response-body caps (DESIGN §12: every response body
+// is read with a per-service size cap). An Okta page of 200 full users is
+// well under 1 MiB; the caps leave two orders of magnitude.
+const (
+	MaxBodyOkta       int64 = 32 << 20
+	MaxBodyAtlassian  int64 = 64 << 20 // jira, confluence
+	MaxBodySlack      int64 = 8 << 20
+	MaxBodyAnthropic  int64 = 16 << 20
+	MaxBodyOtherwise  int64 = 32 << 20
+	maxRequestBodyCap int64 = 64 << 20
+)
+
+// DefaultMaxBody is the response-body cap of a service by name.
+func DefaultMaxBody(service string) int64 {
+	switch service {
+	case "okta":
+		return MaxBodyOkta
+	case "jira", "confluence":
+		return MaxBodyAtlassian
+	case "slack":
+		return MaxBodySlack
+	case "anthropic":
+		return MaxBodyAnthropic
+	}
+	return MaxBodyOtherwise
+}
+
+// BodyTooLargeError is a response whose body exceeded the Recorder's cap.
+// The body was not kept (the call is recorded without it) and the caller
+// gets this error instead of the response.
+type BodyTooLargeError struct {
+	Service string
+	Method  string
+	URL     string // redacted: no user info, query or fragment
+	Limit   int64
+	Size    int64 // the declared Content-Length, or -1 when it was not declared
+}
+
+func (e *BodyTooLargeError) Error() string {
+	size := "more than that"
+	if e.Size >= 0 {
+		size = fmt.Sprintf("%d bytes declared", e.Size)
+	}
+	return fmt.Sprintf("%s: %s %s: response body exceeds the %s limit of %s (%s); it was not read or stored",
+		e.Service, e.Method, e.URL, e.Service, sizeText(e.Limit), size)
+}
+
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // Recorder is an http.RoundTripper that records every request and its
 // response in the ledger: one "call" row per HTTP exchange, with the raw
 // response body as a blob (result_hash = its sha256), the request body (if
 // any) as a second blob, the server's Date header as source_time and the
-// request id kept. Credentials never reach the ledger: headers other than
-// the allow-list are dropped, sensitive query and form fields are replaced
-// with [REDACTED], and any literal Secrets value found in a body is too.
+// request id kept.
+//
+// # Bounded reads
+//
+// A response body is read up to MaxBody bytes (DefaultMaxBody(Service)
+// when 0). A larger body fails the call with a *BodyTooLargeError naming
+// service and endpoint; the exchange is recorded without the body, so no
+// oversized blob is ever stored, and memory stays bounded by the cap.
+//
+// # Secrets
+//
+// Credentials never reach the ledger: headers other than an allow-list
+// are dropped, sensitive query and form fields are replaced with
+// [Redacted], and every form of every secret (SecretForms(Secrets,
+// BasicUsers): raw, Bearer, SSWS, base64 basic-auth, JSON-escaped) is
+// replaced with [Redacted] in blobs (request and response), params, query
+// text and error texts. The caller receives the response body and header
+// values with those forms replaced too (a service never legitimately
+// returns the caller's own credential), so an error an adapter builds from
+// an echoing server cannot carry one either; errors returned by the
+// transport below are scrubbed the same way.
 //
 // A response is recorded only after its body has been read in full; the
 // caller gets the same bytes back. Failed exchanges (no response) are
@@ -52,16 +129,29 @@ type Recorder struct {
 	Base    http.RoundTripper // nil means http.DefaultTransport
 	Ledger  *Ledger
 	Service string // source_system: okta, jira, confluence, slack, anthropic
-	// Secrets are literal values (tokens, keys) to scrub from anything
-	// stored. Empty strings are ignored.
+	// Secrets are literal values (tokens, keys) whose every form is
+	// scrubbed from anything stored or returned. Empty strings are ignored.
 	Secrets []string
+	// BasicUsers are the basic-auth user names (Atlassian e-mails) paired
+	// with each secret for the base64 forms.
+	BasicUsers []string
+	// MaxBody caps a response body; 0 means DefaultMaxBody(Service).
+	MaxBody int64
 	// Now reads the clock for failures that carry no server time; optional.
 	Now func() time.Time
+
+	once     sync.Once
+	scrubber *Scrubber
 }
 
 // Client returns an *http.Client whose transport is r, with the timeout.
 func (r *Recorder) Client(timeout time.Duration) *http.Client {
 	return &http.Client{Transport: r, Timeout: timeout}
+}
+
+func (r *Recorder) scrubberOnce() *Scrubber {
+	r.once.Do(func() { r.scrubber = NewScrubber(SecretForms(r.Secrets, r.BasicUsers)) })
+	return r.scrubber
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -72,10 +162,13 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var reqBody []byte
 	if req.Body != nil && req.Body != http.NoBody {
-		b, err := io.ReadAll(req.Body)
+		b, err := io.ReadAll(io.LimitReader(req.Body, maxRequestBodyCap+1))
 		req.Body.Close()
 		if err != nil {
 			return nil, err
+		}
+		if int64(len(b)) > maxRequestBodyCap {
+			return nil, fmt.Errorf("%s: %s %s: request body larger than %s", r.Service, req.Method, httpx.RedactURL(req.URL), sizeText(maxRequestBodyCap))
 		}
 		reqBody = b
 		req = req.Clone(req.Context())
@@ -85,21 +178,28 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, rtErr := base.RoundTrip(req)
 	var respBody []byte
 	if rtErr == nil {
-		b, err := io.ReadAll(resp.Body)
+		b, err := r.readBody(req, resp)
 		resp.Body.Close()
 		if err != nil {
 			rtErr = err
 		} else {
-			respBody = b
-			resp.Body = io.NopCloser(bytes.NewReader(b))
+			respBody = r.scrubberOnce().Bytes(b)
+			resp.Body = io.NopCloser(bytes.NewReader(respBody))
+			if len(respBody) != len(b) {
+				resp.ContentLength = int64(len(respBody))
+				if resp.Header.Get("Content-Length") != "" {
+					resp.Header.Set("Content-Length", strconv.Itoa(len(respBody)))
+				}
+			}
+			r.scrubHeaders(resp.Header)
 		}
+	}
+	if rtErr != nil {
+		rtErr = r.scrubError(rtErr)
 	}
 	if err := r.record(req, reqBody, resp, respBody, rtErr); err != nil {
 		// Evidence that cannot be written is a failure of the call: uar
 		// must not act on a response it could not record.
-		if resp != nil {
-			resp.Body.Close()
-		}
 		return nil, err
 	}
 	if rtErr != nil {
@@ -108,8 +208,110 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// readBody reads resp's body up to the cap; over it, a *BodyTooLargeError.
+func (r *Recorder) readBody(req *http.Request, resp *http.Response) ([]byte, error) {
+	limit := r.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody(r.Service)
+	}
+	tooLarge := &BodyTooLargeError{Service: r.Service, Method: req.Method, URL: httpx.RedactURL(req.URL), Limit: limit, Size: -1}
+	if resp.ContentLength > limit {
+		tooLarge.Size = resp.ContentLength
+		return nil, tooLarge // declared too large: not a byte is read
+	}
+	b, over, err := readCapped(resp.Body, limit, resp.ContentLength)
+	if err != nil {
+		return nil, err
+	}
+	if over {
+		return nil, tooLarge
+	}
+	return b, nil
+}
+
+// readCapped reads r to its end unless it holds more than limit bytes
+// (over is then true and the bytes are dropped). A declared length is
+// read into one buffer; otherwise into chunks growing to 4 MiB, joined at
+// the end, so an over-cap body costs about limit bytes of allocation, not
+// the doubling growth of a single buffer (up to 4x limit).
+func readCapped(r io.Reader, limit, declared int64) (b []byte, over bool, err error) {
+	r = io.LimitReader(r, limit+1)
+	if declared >= 0 && declared <= limit {
+		b = make([]byte, 0, declared+1) // +1: room to see an overrun without growing
+		for {
+			if len(b) == cap(b) {
+				b = append(b, 0)[:len(b)] // longer than declared: grow normally
+			}
+			n, err := r.Read(b[len(b):cap(b)])
+			b = b[:len(b)+n]
+			if int64(len(b)) > limit {
+				return nil, true, nil
+			}
+			if err == io.EOF {
+				return b, false, nil
+			}
+			if err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	var chunks [][]byte
+	var total int64
+	size := 32 << 10
+	for {
+		c := make([]byte, size)
+		n, err := io.ReadFull(r, c)
+		chunks = append(chunks, c[:n])
+		total += int64(n)
+		if total > limit {
+			return nil, true, nil
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		size = min(size*2, 4<<20)
+	}
+	if len(chunks) == 1 {
+		return chunks[0], false, nil
+	}
+	return bytes.Join(chunks, nil), false, nil
+}
+
+func (r *Recorder) scrubHeaders(h http.Header) {
+	sc := r.scrubberOnce()
+	for k, vs := range h {
+		for i, v := range vs {
+			if s := sc.String(v); s != v {
+				h[k][i] = s
+			}
+		}
+	}
+}
+
+// scrubError returns err, or an error with the same chain whose text has
+// every secret form removed.
+func (r *Recorder) scrubError(err error) error {
+	msg := err.Error()
+	if s := r.scrubberOnce().String(msg); s != msg {
+		return &scrubbedError{msg: s, err: err}
+	}
+	return err
+}
+
+// scrubbedError keeps errors.Is/As working while its text is scrubbed.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
 func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte, rtErr error) error {
-	params := map[string]any{"query": redactQuery(req.URL.Query())}
+	params := map[string]any{"query": r.scrubQuery(redactQuery(req.URL.Query()))}
 	var extra [][]byte
 	if len(reqBody) > 0 {
 		rb := r.scrub(redactJSONSecrets(redactBody(req.Header.Get("Content-Type"), reqBody)))
@@ -121,11 +323,8 @@ func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response
 	u := *req.URL
 	u.User = nil
 	u.RawQuery = encodeRedacted(req.URL.Query())
-	entry.QueryText = req.Method + " " + u.String()
-	if rtErr != nil {
-		params["error"] = r.scrubString(rtErr.Error())
-		entry.Body = []byte{}
-	} else {
+	entry.QueryText = r.scrubString(req.Method + " " + u.String())
+	if resp != nil {
 		params["status"] = resp.StatusCode
 		hdr := map[string]string{}
 		for _, k := range keptHeaders {
@@ -136,7 +335,7 @@ func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response
 		params["headers"] = hdr
 		for _, k := range requestIDHeaders {
 			if v := resp.Header.Get(k); v != "" {
-				params["request_id"] = v
+				params["request_id"] = r.scrubString(v)
 				break
 			}
 		}
@@ -145,7 +344,14 @@ func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response
 				sourceTime = t.UTC()
 			}
 		}
-		entry.Body = r.scrub(redactJSONSecrets(respBody))
+	}
+	if rtErr != nil {
+		// The error text is already scrubbed; the body, if any was read,
+		// is not kept (an over-cap body is never stored).
+		params["error"] = r.scrubString(rtErr.Error())
+		entry.Body = []byte{}
+	} else {
+		entry.Body = redactJSONSecrets(respBody) // secret forms already scrubbed
 		entry.RowCount = countRows(entry.Body)
 	}
 	entry.Params = params
@@ -156,16 +362,18 @@ func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response
 	return err
 }
 
-func (r *Recorder) scrub(b []byte) []byte {
-	for _, s := range r.Secrets {
-		if len(s) >= 4 && bytes.Contains(b, []byte(s)) {
-			b = bytes.ReplaceAll(b, []byte(s), []byte(Redacted))
+func (r *Recorder) scrubQuery(q map[string][]string) map[string][]string {
+	for k, vs := range q {
+		for i, v := range vs {
+			q[k][i] = r.scrubString(v)
 		}
 	}
-	return b
+	return q
 }
 
-func (r *Recorder) scrubString(s string) string { return string(r.scrub([]byte(s))) }
+func (r *Recorder) scrub(b []byte) []byte { return r.scrubberOnce().Bytes(b) }
+
+func (r *Recorder) scrubString(s string) string { return r.scrubberOnce().String(s) }
 
 func redactQuery(q url.Values) map[string][]string {
 	out := map[string][]string{}

@@ -34,17 +34,26 @@ func (p Problem) String() string {
 
 // Summary is what Verify checked and found.
 type Summary struct {
-	Rows         int64     `json:"rows"`
-	Head         string    `json:"head"` // seq:hash, "" for an empty ledger
-	Blobs        int64     `json:"blobs"`
-	BlobBytes    int64     `json:"blob_bytes"`
-	Derivations  int64     `json:"derivations"`
-	DerivedRows  int64     `json:"derived_rows"`
-	Anchor       string    `json:"anchor,omitempty"`
-	AnchorOK     bool      `json:"anchor_ok,omitempty"`
-	Rederived    []string  `json:"rederived"`
-	Problems     []Problem `json:"problems"`
-	ProblemCount int       `json:"problem_count"`
+	Rows          int64  `json:"rows"`
+	Head          string `json:"head"` // seq:hash, "" for an empty ledger
+	Blobs         int64  `json:"blobs"`
+	BlobBytes     int64  `json:"blob_bytes"`
+	Derivations   int64  `json:"derivations"` // derivation passes (run and anchor rows not counted)
+	DerivedRows   int64  `json:"derived_rows"`
+	SchemaObjects int    `json:"schema_objects"` // tables, views, triggers and indexes compared with the migrations
+	Runs          int64  `json:"runs"`           // runs rows checked against their run.start/run.end rows
+	// AnchoredHead is the newest ledger head the store recorded as written
+	// outside (RecordAnchor), "" when none was; AnchoredIn says where.
+	// UnanchoredRows counts the ledger rows after that head (all rows when
+	// nothing was anchored): what an outside copy cannot yet vouch for.
+	AnchoredHead   string    `json:"anchored_head"`
+	AnchoredIn     string    `json:"anchored_in"`
+	UnanchoredRows int64     `json:"unanchored_rows"`
+	Anchor         string    `json:"anchor,omitempty"`
+	AnchorOK       bool      `json:"anchor_ok,omitempty"`
+	Rederived      []string  `json:"rederived"`
+	Problems       []Problem `json:"problems"`
+	ProblemCount   int       `json:"problem_count"`
 }
 
 // Rederiver re-derives some derived rows from raw evidence and reports any
@@ -79,14 +88,32 @@ func ParseAnchor(s string) (int64, string, error) {
 	return seq, hash, nil
 }
 
-// Verify recomputes the hash chain, every blob hash and every derived-pass
-// digest, and collects every problem rather than stopping at the first.
+// Verify checks everything an auditor reads and collects every problem
+// rather than stopping at the first:
+//
+//   - the schema: every table, view, trigger and index must be what the
+//     embedded migrations create (a dropped append-only trigger or a
+//     redefined view is a problem naming the object);
+//   - the hash chain, every blob hash, and blobs no ledger row references
+//     (a cheap sign of rows cut from the tail);
+//   - every derived-pass digest, and derived rows no pass covers;
+//   - runs: each runs row must match its run.start row and, once ended,
+//     its run.end row; a runs row without a start row, or a start row
+//     without a runs row, is a problem naming the run;
+//   - anchors: each recorded anchor must name a row of the ledger; the
+//     newest is reported with the count of rows after it.
+//
 // It returns the summary and ErrTampered if any problem was found; other
 // errors mean the store could not be read at all. Callers MUST treat a
 // non-nil error as a failed verification.
 func Verify(ctx context.Context, s *store.Store, opts Options) (*Summary, error) {
 	sum := &Summary{Problems: []Problem{}, Rederived: []string{}}
 	add := func(p Problem) { sum.Problems = append(sum.Problems, p) }
+
+	if err := verifySchema(ctx, s, sum, add); err != nil {
+		return nil, err
+	}
+	seals := &sealedRows{starts: map[string]sealed[RunStart]{}, ends: map[string]sealed[RunEnd]{}}
 
 	var anchorSeq int64
 	var anchorHash string
@@ -136,7 +163,9 @@ func Verify(ctx context.Context, s *store.Store, opts Options) (*Summary, error)
 			blobRefs[p.RequestBody] = append(blobRefs[p.RequestBody], r.Seq)
 		}
 		if r.Kind == KindDerive {
-			derives = append(derives, r)
+			if !seals.take(r, add) {
+				derives = append(derives, r)
+			}
 		}
 		if anchorSeq != 0 && r.Seq == anchorSeq {
 			anchorFound = true
@@ -164,6 +193,12 @@ func Verify(ctx context.Context, s *store.Store, opts Options) (*Summary, error)
 		return nil, err
 	}
 	if err := verifyDerived(ctx, s, derives, sum, add); err != nil {
+		return nil, err
+	}
+	if err := verifyRuns(ctx, s, seals, sum, add); err != nil {
+		return nil, err
+	}
+	if err := verifyAnchors(ctx, s, seals.anchors, expectSeq-1, sum, add); err != nil {
 		return nil, err
 	}
 	for _, rd := range opts.Rederivers {
@@ -200,7 +235,7 @@ func verifyBlobs(ctx context.Context, s *store.Store, refs map[string][]int64, w
 	}
 	jobs := make(chan blobJob, workers*2)
 	var mu sync.Mutex
-	var found = map[string]bool{}
+	var found = map[string]int64{} // hash -> recorded size
 	var blobProblems []Problem
 	var wg sync.WaitGroup
 	for range workers {
@@ -235,7 +270,7 @@ func verifyBlobs(ctx context.Context, s *store.Store, refs map[string][]int64, w
 	}
 	err := s.EachBlob(ctx, func(hash string, size int64, compressed []byte) error {
 		sum.Blobs++
-		found[hash] = true
+		found[hash] = size
 		jobs <- blobJob{hash, size, bytes.Clone(compressed)}
 		return nil
 	})
@@ -254,9 +289,19 @@ func verifyBlobs(ctx context.Context, s *store.Store, refs map[string][]int64, w
 	for _, p := range blobProblems {
 		add(p)
 	}
+	var orphans []string
+	for h := range found {
+		if len(refs[h]) == 0 {
+			orphans = append(orphans, h)
+		}
+	}
+	sort.Strings(orphans)
+	for _, h := range orphans {
+		add(Problem{Table: "blobs", What: fmt.Sprintf("blob %s (%d bytes) is referenced by no ledger row: the rows that named it were removed (a cut tail?) or it was added outside uar", short(h), found[h])})
+	}
 	missing := make([]string, 0)
 	for h := range refs {
-		if !found[h] {
+		if _, ok := found[h]; !ok {
 			missing = append(missing, h)
 		}
 	}

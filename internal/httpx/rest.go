@@ -171,6 +171,11 @@ func (r *REST) attempt(ctx context.Context, cl Call, u *url.URL, payload []byte,
 		if ctx.Err() != nil {
 			return &attemptErr{err: ctx.Err()}
 		}
+		if IsOrigin(err) {
+			// Refused before sending (a redirect or URL off the configured
+			// origin): repeating it cannot help.
+			return &attemptErr{err: err}
+		}
 		return &attemptErr{err: fmt.Errorf("%s %s: %w", cl.Method, RedactURL(u), err), retry: cl.Idempotent, wait: -1}
 	}
 	defer resp.Body.Close()

@@ -20,9 +20,11 @@
 //
 // # Errors
 //
-// Every bad row is reported, with its line, in one *[ParseError]; a file
-// with any problem yields no data at all, so a half-read export can never
-// be scored.
+// Every bad row is reported, with its line, in one *[ParseError] (the
+// first MaxProblems, then a count of the rest); a file with any problem
+// yields no data at all, so a half-read export can never be scored. A
+// value longer than MaxFieldLen, a JSON object with the same key twice and
+// bytes that are not UTF-8 are problems too, each with its line.
 package importer
 
 import (
@@ -43,6 +45,14 @@ import (
 
 	"github.com/uar-dev/uar/internal/model"
 )
+
+// MaxProblems is how many problems a ParseError lists; the rest are only
+// counted (ParseError.More), so a hostile file cannot produce an error
+// message of unbounded size.
+const MaxProblems = 100
+
+// MaxFieldLen is the longest value (or header name) accepted, in bytes.
+const MaxFieldLen = 4 << 10
 
 // Columns lists the recognised columns in canonical order.
 var Columns = []string{"user_email", "entitlement", "user_name", "department", "title", "user_type", "status", "last_login"}
@@ -65,13 +75,16 @@ type Problem struct {
 	Msg   string `json:"msg"`
 }
 
-// ParseError lists every problem found in an export file.
+// ParseError lists the problems found in an export file: the first
+// MaxProblems, and how many more there were.
 type ParseError struct {
 	File     string    `json:"file"`
 	Problems []Problem `json:"problems"`
+	More     int       `json:"more"` // problems found beyond those listed
 }
 
-// Error renders one line per problem: file:line: field: msg.
+// Error renders one line per problem: file:line: field: msg, then
+// "file: and N more problems" when some were not listed.
 func (e *ParseError) Error() string {
 	var b strings.Builder
 	for i, p := range e.Problems {
@@ -83,6 +96,9 @@ func (e *ParseError) Error() string {
 			b.WriteString(p.Field + ": ")
 		}
 		b.WriteString(p.Msg)
+	}
+	if e.More > 0 {
+		fmt.Fprintf(&b, "\n%s: and %d more problems", e.File, e.More)
 	}
 	return b.String()
 }
@@ -111,7 +127,7 @@ func Parse(filename string, data []byte, system string) (*Import, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // Excel's UTF-8 BOM
 	b := &builder{file: filename, system: system, first: map[string]int{}, users: map[string]*userRow{}}
 	if !utf8.Valid(data) {
-		b.add(0, "", "file is not valid UTF-8 (save the export as UTF-8)")
+		b.invalidUTF8(data)
 		return nil, b.err()
 	}
 	if isJSON(filename, data) {
@@ -119,7 +135,7 @@ func Parse(filename string, data []byte, system string) (*Import, error) {
 	} else {
 		b.parseCSV(data)
 	}
-	if len(b.problems) > 0 {
+	if b.failed() {
 		return nil, b.err()
 	}
 	if len(b.rows) == 0 {
@@ -157,17 +173,54 @@ type builder struct {
 	file     string
 	system   string
 	problems []Problem
+	more     int // problems beyond MaxProblems
 	rows     []row
 	first    map[string]int // email + "\x00" + entitlement -> first line
 	users    map[string]*userRow
 }
 
 func (b *builder) add(line int, field, format string, args ...any) {
+	if len(b.problems) >= MaxProblems {
+		b.more++
+		return
+	}
 	b.problems = append(b.problems, Problem{Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
+// failed reports whether any problem was found (listed or only counted).
+func (b *builder) failed() bool { return len(b.problems) > 0 || b.more > 0 }
+
 func (b *builder) err() error {
-	return &ParseError{File: b.file, Problems: b.problems}
+	return &ParseError{File: b.file, Problems: b.problems, More: b.more}
+}
+
+// invalidUTF8 reports each line holding bytes that are not UTF-8, with
+// the column (in bytes) of the first bad one.
+func (b *builder) invalidUTF8(data []byte) {
+	line := 1
+	for len(data) > 0 {
+		end := bytes.IndexByte(data, '\n')
+		if end < 0 {
+			end = len(data)
+		}
+		l := data[:end]
+		if !utf8.Valid(l) {
+			col := 0
+			for col < len(l) {
+				r, size := utf8.DecodeRune(l[col:])
+				if r == utf8.RuneError && size <= 1 {
+					break
+				}
+				col += size
+			}
+			b.add(line, "", "not valid UTF-8 (byte 0x%02x at column %d); save the export as UTF-8", l[col], col+1)
+		}
+		line++
+		if end == len(data) {
+			break
+		}
+		data = data[end+1:]
+	}
 }
 
 // record validates one row given as column -> value (absent columns are
@@ -177,6 +230,14 @@ func (b *builder) record(line int, prefix string, vals map[string]string) {
 	fieldErr := func(col, format string, args ...any) {
 		b.add(line, prefix+col, format, args...)
 		bad = true
+	}
+	for _, col := range Columns {
+		if n := len(vals[col]); n > MaxFieldLen {
+			fieldErr(col, "value is %d bytes, more than the %d allowed", n, MaxFieldLen)
+		}
+	}
+	if bad {
+		return
 	}
 	email := strings.TrimSpace(vals["user_email"])
 	switch {
@@ -334,10 +395,12 @@ func (b *builder) parseCSV(data []byte) {
 		name := strings.ToLower(strings.TrimSpace(h))
 		cols[i] = name
 		switch {
+		case len(h) > MaxFieldLen:
+			b.add(1, "", "header: column %d is %d bytes long, more than the %d allowed", i+1, len(h), MaxFieldLen)
 		case name == "":
 			b.add(1, "", "header: column %d has no name", i+1)
 		case !slices.Contains(Columns, name):
-			unknown = append(unknown, fmt.Sprintf("%q", strings.TrimSpace(h)))
+			unknown = append(unknown, fmt.Sprintf("%q", clip(strings.TrimSpace(h))))
 		case at[name] != 0:
 			b.add(1, name, "header: duplicate column (columns %d and %d)", at[name], i+1)
 		default:
@@ -345,6 +408,9 @@ func (b *builder) parseCSV(data []byte) {
 		}
 	}
 	if len(unknown) > 0 {
+		if len(unknown) > 10 {
+			unknown = append(unknown[:10], fmt.Sprintf("and %d more", len(unknown)-10))
+		}
 		b.add(1, "", "header: unknown column(s) %s (allowed: %s)", strings.Join(unknown, ", "), strings.Join(Columns, ", "))
 	}
 	for _, req := range []string{"user_email", "entitlement"} {
@@ -352,7 +418,7 @@ func (b *builder) parseCSV(data []byte) {
 			b.add(1, "", "header: missing required column %s", req)
 		}
 	}
-	if len(b.problems) > 0 {
+	if b.failed() {
 		return // rows cannot be read reliably against a bad header
 	}
 	for {
@@ -522,6 +588,14 @@ func (b *builder) jsonRows(dec *json.Decoder, lc *lineCounter, prefix string, sy
 			b.add(line, p, "want an object with user_email and entitlement")
 			continue
 		}
+		// encoding/json keeps the last of two equal keys: a row saying two
+		// things is refused instead of silently read as one of them.
+		if dups := duplicateKeys(raw); len(dups) > 0 {
+			for _, d := range dups {
+				b.add(lc.at(off+d.offset), p+"."+clip(d.key), "duplicate key %q (an object must give each key once)", clip(d.key))
+			}
+			continue
+		}
 		vals := map[string]string{}
 		keys := make([]string, 0, len(obj))
 		for k := range obj {
@@ -533,7 +607,11 @@ func (b *builder) jsonRows(dec *json.Decoder, lc *lineCounter, prefix string, sy
 		for _, k := range keys {
 			name := strings.ToLower(strings.TrimSpace(k))
 			if !slices.Contains(Columns, name) {
-				unknown = append(unknown, fmt.Sprintf("%q", k))
+				if len(unknown) < 10 {
+					unknown = append(unknown, fmt.Sprintf("%q", clip(k)))
+				} else if len(unknown) == 10 {
+					unknown = append(unknown, "and more")
+				}
 				continue
 			}
 			if _, dup := vals[name]; dup {
@@ -567,6 +645,42 @@ func (b *builder) jsonRows(dec *json.Decoder, lc *lineCounter, prefix string, sy
 		return false
 	}
 	return true
+}
+
+type dupKey struct {
+	key    string
+	offset int // of the second occurrence, within the object
+}
+
+// duplicateKeys returns the keys of a JSON object (raw, already valid)
+// that occur more than once, at their repeated occurrence.
+func duplicateKeys(raw []byte) []dupKey {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []dupKey
+	for dec.More() {
+		off := int(dec.InputOffset())
+		t, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			for off < len(raw) && strings.IndexByte(" \t\r\n,", raw[off]) >= 0 {
+				off++
+			}
+			out = append(out, dupKey{key: k, offset: off})
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return out
+		}
+	}
+	return out
 }
 
 func clip(s string) string {

@@ -3,6 +3,7 @@ package importer
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"slices"
@@ -116,7 +117,27 @@ func TestParseErrors(t *testing.T) {
 		{"bare quote", "e.csv", "user_email,entitlement\na@x.com,R\"x\nb@x.com,R\n", []string{`e.csv:2: column 10: bare " in non-quoted-field`}},
 		{"header only", "e.csv", "user_email,entitlement\n", []string{`e.csv:0: no data rows: an empty export is more likely a failed export than an application with no users`}},
 		{"empty", "e.csv", "", []string{`e.csv:1: empty file: want a header row with user_email and entitlement`}},
-		{"not utf8", "e.csv", "user_email,entitlement\na@x.com,R\xff\n", []string{`e.csv:0: file is not valid UTF-8 (save the export as UTF-8)`}},
+		{"not utf8", "e.csv", "user_email,entitlement\na@x.com,R\nb@x.com,R\xff\nc@x.com,\xc3\n", []string{
+			`e.csv:3: not valid UTF-8 (byte 0xff at column 10); save the export as UTF-8`,
+			`e.csv:4: not valid UTF-8 (byte 0xc3 at column 9); save the export as UTF-8`,
+		}},
+		{"long field", "e.csv", "user_email,entitlement\na@x.com," + strings.Repeat("R", MaxFieldLen+1) + "\n", []string{
+			`e.csv:2: entitlement: value is 4097 bytes, more than the 4096 allowed`,
+		}},
+		{"long header", "e.csv", "user_email,entitlement," + strings.Repeat("h", MaxFieldLen+1) + "\n", []string{
+			`e.csv:1: header: column 3 is 4097 bytes long, more than the 4096 allowed`,
+		}},
+		{"long json value", "e.json", `[{"user_email": "a@x.com",
+ "title": "` + strings.Repeat("t", MaxFieldLen+1) + `", "entitlement": "R"}]`, []string{
+			`e.json:1: [0].title: value is 4097 bytes, more than the 4096 allowed`,
+		}},
+		{"json duplicate key", "e.json", `[
+  {"user_email": "a@x.com", "entitlement": "R"},
+  {"user_email": "b@x.com", "entitlement": "R",
+   "entitlement": "Admin"}
+]`, []string{
+			`e.json:4: [1].entitlement: duplicate key "entitlement" (an object must give each key once)`,
+		}},
 		{"bad rows json", "e.json", `[
   {"user_email": "a@x.com", "entitlement": "R"},
   {"user_email": "nope", "entitlement": 7},
@@ -196,11 +217,13 @@ func FuzzParse(f *testing.F) {
 	f.Add("x", []byte("user_email;entitlement\na@x.com;R\n"))
 	f.Add("x.json", []byte(`{"rows":[{"user_email":"a@x.com","entitlement":"R","last_login":"2026-01-01"}]}`))
 	f.Add("x.csv", []byte("user_email,entitlement\n\"a@x.com\",\"R\"\"\n"))
+	f.Add("x.json", []byte(`[{"user_email":"a@x.com","entitlement":"R","entitlement":"S"}]`))
+	f.Add("x.csv", []byte("user_email,entitlement\na@x.com,\xff\n"))
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
 		im, err := Parse(name, data, "App")
 		if err != nil {
 			var pe *ParseError
-			if im != nil || !errors.As(err, &pe) || len(pe.Problems) == 0 {
+			if im != nil || !errors.As(err, &pe) || len(pe.Problems) == 0 || len(pe.Problems) > MaxProblems {
 				t.Fatalf("bad failure: %v %T %v", im, err, err)
 			}
 			return
@@ -232,4 +255,26 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("not sorted")
 		}
 	})
+}
+
+// A file with thousands of bad rows lists the first MaxProblems and counts
+// the rest, so the error stays small.
+func TestProblemsAreCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("user_email,entitlement\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "not-an-address-%d,R\n", i)
+	}
+	_, err := Parse("big.csv", []byte(b.String()), "App")
+	var pe *ParseError
+	if !errors.As(err, &pe) || len(pe.Problems) != MaxProblems || pe.More != 5000-MaxProblems {
+		t.Fatalf("problems %d more %d (err %T)", len(pe.Problems), pe.More, err)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != MaxProblems+1 || lines[MaxProblems] != "big.csv: and 4900 more problems" {
+		t.Errorf("last line %q of %d", lines[len(lines)-1], len(lines))
+	}
+	if len(err.Error()) > 20000 {
+		t.Errorf("error of %d bytes", len(err.Error()))
+	}
 }

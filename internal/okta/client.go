@@ -11,6 +11,15 @@
 // pagination is guarded against repeated cursors and endless next links
 // (reference okta-api.md §7).
 //
+// # Trust boundary
+//
+// The token only ever goes to okta.org_url's origin: the client is wrapped
+// in [httpx.GuardOrigin] (requests and redirects elsewhere are refused
+// before they are sent), and every Link header is parsed and checked
+// before the SDK sees it, because the SDK builds next-page URLs by string
+// concatenation (see checkLinks). Refusals are *httpx.OriginError values;
+// a malformed Link header is an error wrapping httpx.ErrMalformedLink.
+//
 // # Re-derivation
 //
 // [Client.Snapshot] turns raw response pages into a model.Snapshot with
@@ -71,6 +80,14 @@ type Config struct {
 	RequestTimeout       time.Duration // okta.request_timeout: per call, retries included
 	MaxPages             int           // page cap per listing against endless next links
 	Max429Retries        int           // SDK retries of a 429 before giving up
+
+	// Now is the clock the client-side pacing measures with (the CLI passes
+	// its Env clock). Without it pacing counts only the client's own
+	// sleeps, which is conservative: never faster than the cap.
+	Now func() time.Time
+	// Sleep waits between paced or retried requests; nil waits on a timer
+	// and returns early with ctx.Err(). Tests pass a virtual clock's sleep.
+	Sleep func(context.Context, time.Duration) error
 }
 
 func (c Config) withDefaults() Config {
@@ -169,12 +186,17 @@ func New(ctx context.Context, cfg Config, hc *http.Client) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: cfg.RequestTimeout}
 	}
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
+	// The origin guard sits outside the caller's transport (the evidence
+	// recorder): a request off the org's origin is refused before it is
+	// sent or recorded. The pacing/link-checking transport sits outside
+	// both, so the SDK never sees an unchecked Link header.
+	guarded, err := httpx.GuardOrigin("okta", cfg.OrgURL, hc)
+	if err != nil {
+		return nil, err
 	}
-	tr := newTransport(base, cfg.MaxRequestsPerMinute)
-	wrapped := &http.Client{Transport: tr, Timeout: hc.Timeout, Jar: hc.Jar, CheckRedirect: hc.CheckRedirect}
+	origin, _ := httpx.ParseOrigin(cfg.OrgURL)
+	tr := newTransport(guarded.Transport, origin, cfg.MaxRequestsPerMinute, cfg.Now, cfg.Sleep)
+	wrapped := &http.Client{Transport: tr, Timeout: hc.Timeout, Jar: hc.Jar, CheckRedirect: guarded.CheckRedirect}
 
 	u, _ := url.Parse(cfg.OrgURL)
 	insecure := u.Scheme == "http" // CheckEndpoint allowed it only for loopback

@@ -63,7 +63,10 @@ func startFake(t *testing.T, org *sandbox.Org, opts sandbox.OktaOptions) (*sandb
 
 func newTestClient(t *testing.T, orgURL string, hc *http.Client, mod func(*Config)) *Client {
 	t.Helper()
-	cfg := Config{OrgURL: orgURL, Token: testToken, MaxRequestsPerMinute: -1, RequestTimeout: 20 * time.Second}
+	cfg := Config{OrgURL: orgURL, Token: testToken, MaxRequestsPerMinute: -1, RequestTimeout: 20 * time.Second,
+		Now:   func() time.Time { return sandbox.ReferenceNow },
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }, // 5xx backoff: no wall time
+	}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -71,7 +74,6 @@ func newTestClient(t *testing.T, orgURL string, hc *http.Client, mod func(*Confi
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	c.tr.sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() } // 5xx backoff: no wall time
 	return c
 }
 
@@ -348,8 +350,9 @@ func TestContextCancel(t *testing.T) {
 func TestClientSidePacing(t *testing.T) {
 	vc := &vclock{t: sandbox.ReferenceNow}
 	f, srv := startFake(t, sandbox.ReferenceOrg(), sandbox.OktaOptions{Clock: vc.Now})
-	c := newTestClient(t, srv.URL, srv.Client(), func(c *Config) { c.MaxRequestsPerMinute = 60; c.Concurrency = 1 })
-	c.tr.now, c.tr.sleep = vc.Now, vc.Sleep
+	c := newTestClient(t, srv.URL, srv.Client(), func(c *Config) {
+		c.MaxRequestsPerMinute, c.Concurrency, c.Now, c.Sleep = 60, 1, vc.Now, vc.Sleep
+	})
 	if _, st, err := c.Snapshot(context.Background(), refOpts()); err != nil || st.Waits == 0 {
 		t.Fatalf("err %v stats %+v", err, st)
 	}
@@ -367,8 +370,7 @@ func TestClientSidePacing(t *testing.T) {
 	vc.slept = nil
 	f.SetRateLimit(8)
 	f.Requests().Reset()
-	c2 := newTestClient(t, srv.URL, srv.Client(), func(c *Config) { c.Concurrency = 1 })
-	c2.tr.now, c2.tr.sleep = vc.Now, vc.Sleep
+	c2 := newTestClient(t, srv.URL, srv.Client(), func(c *Config) { c.Concurrency, c.Now, c.Sleep = 1, vc.Now, vc.Sleep })
 	for range 2 {
 		if _, _, err := c2.Snapshot(context.Background(), refOpts()); err != nil {
 			t.Fatal(err)

@@ -2,28 +2,37 @@ package okta
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/uar-dev/uar/internal/httpx"
 )
 
 // transport sits between the SDK and the caller's transport (the evidence
-// recorder), so the recorder sees every attempt. It paces requests with a
-// token bucket (okta.max_requests_per_minute), pauses everyone when Okta
-// says the org's quota is nearly spent (X-Rate-Limit-Remaining low: wait
-// for X-Rate-Limit-Reset, leaving the rest of the quota to other
-// integrations), and retries 5xx answers to GETs a bounded number of
-// times (the SDK retries only 429s).
+// recorder, behind the origin guard), so the recorder sees every attempt.
+// It paces requests with a token bucket (okta.max_requests_per_minute),
+// pauses everyone when Okta says the org's quota is nearly spent
+// (X-Rate-Limit-Remaining low: wait for X-Rate-Limit-Reset, leaving the
+// rest of the quota to other integrations), retries 5xx answers to GETs a
+// bounded number of times (the SDK retries only 429s), and validates every
+// Link header before the SDK sees it (see checkLinks).
 //
-// It measures elapsed time for pacing only; now and sleep are replaced in
-// tests.
+// Time comes from the injected clock (Config.Now, Config.Sleep). Without a
+// clock the transport measures time by what it slept itself, which only
+// over-estimates the wait: pacing stays within the cap, just slower.
 type transport struct {
-	base  http.RoundTripper
-	now   func() time.Time
-	sleep func(context.Context, time.Duration) error
+	base   http.RoundTripper
+	origin httpx.Origin
+	now    func() time.Time
+	sleep  func(context.Context, time.Duration) error
+	clock  bool // now is a real clock (not the sleep-counting fallback)
 
 	max5xx    int
 	backoff5x time.Duration
@@ -38,28 +47,30 @@ type transport struct {
 	requests, status429, status5xx, retries5xx, waits atomic.Int64
 }
 
-func newTransport(base http.RoundTripper, perMinute int) *transport {
-	t := &transport{base: base, now: time.Now, sleep: sleepCtx, max5xx: 2, backoff5x: 500 * time.Millisecond}
+func newTransport(base http.RoundTripper, origin httpx.Origin, perMinute int, now func() time.Time, sleep func(context.Context, time.Duration) error) *transport {
+	t := &transport{base: base, origin: origin, now: now, sleep: sleep, clock: now != nil, max5xx: 2, backoff5x: 500 * time.Millisecond}
+	if t.sleep == nil {
+		t.sleep = httpx.SleepContext
+	}
+	if t.now == nil {
+		// The sleep-counting clock: elapsed time is at least what was slept.
+		var slept atomic.Int64
+		inner := t.sleep
+		t.now = func() time.Time { return time.Unix(0, slept.Load()).UTC() }
+		t.sleep = func(ctx context.Context, d time.Duration) error {
+			err := inner(ctx, d)
+			if err == nil && d > 0 {
+				slept.Add(int64(d))
+			}
+			return err
+		}
+	}
 	if perMinute > 0 {
 		t.rate = float64(perMinute) / 60
 		t.burst = max(1, t.rate) // about one second's worth
 		t.tokens = t.burst
 	}
 	return t
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // maxPause bounds a pause asked for by X-Rate-Limit-Reset (Okta's windows
@@ -111,8 +122,10 @@ func (t *transport) observe(resp *http.Response) {
 	var wait time.Duration
 	if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 		wait = time.Duration(reset-date.Unix()+1) * time.Second
+	} else if t.clock {
+		wait = time.Unix(reset+1, 0).Sub(t.now())
 	} else {
-		wait = time.Until(time.Unix(reset+1, 0))
+		wait = maxPause // no reference time at all: the longest pause is the safe one
 	}
 	wait = min(max(wait, 0), maxPause)
 	if wait == 0 {
@@ -133,6 +146,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.requests.Add(1)
 		resp, err := t.base.RoundTrip(req)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkLinks(t.origin, req, resp.Header); err != nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			_ = resp.Body.Close()
 			return nil, err
 		}
 		switch {
@@ -156,3 +174,82 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 }
+
+// checkLinks validates the Link headers of a response to req before the SDK
+// parses them, and rewrites them into a form the SDK cannot misread.
+//
+// The SDK (v2.20.0, requestExecutor.newResponse) splits each header on ';',
+// strips the scheme and host of the target and concatenates org_url with
+// the rest, so a next link "<@evil.example/...>" becomes
+// "https://org@evil.example/..." and "<1/api/...>" adds a digit to the
+// port; a target that does not parse makes it dereference nil and panic.
+// Here every header is parsed properly (httpx.ParseLinks); each self or
+// next link must resolve against the request URL to the org's origin and
+// to the request's own API path, without user info, or the response is
+// refused with an *httpx.OriginError (naming the link without its query).
+// A header that does not parse is a plain error wrapping
+// httpx.ErrMalformedLink. What the SDK then sees is one header per kept
+// relation, "</path?query>; rel="next"", which it resolves to exactly the
+// URL validated here. Other relations are dropped.
+func checkLinks(origin httpx.Origin, req *http.Request, h http.Header) error {
+	vals := h.Values("Link")
+	if len(vals) == 0 {
+		return nil
+	}
+	links, err := httpx.ParseLinks(vals)
+	if err != nil {
+		return err
+	}
+	kept := map[string]string{} // rel -> canonical header value
+	for _, l := range links {
+		for _, rel := range []string{"self", "next"} {
+			if !l.HasRel(rel) {
+				continue
+			}
+			canon, err := checkLink(origin, req.URL, rel, l.URL)
+			if err != nil {
+				return err
+			}
+			if prev, dup := kept[rel]; dup && prev != canon {
+				return fmt.Errorf("%w: two different %s links", httpx.ErrMalformedLink, rel)
+			}
+			kept[rel] = canon
+		}
+	}
+	h.Del("Link")
+	for _, rel := range []string{"self", "next"} {
+		if v, ok := kept[rel]; ok {
+			h.Add("Link", v)
+		}
+	}
+	return nil
+}
+
+// checkLink resolves one link target against the request URL and returns
+// its canonical header value.
+func checkLink(origin httpx.Origin, reqURL *url.URL, rel, target string) (string, error) {
+	ref, err := url.Parse(target)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s link %q does not parse as a URL", httpx.ErrMalformedLink, rel, httpx.RedactRaw(target))
+	}
+	if _, err := url.ParseQuery(ref.RawQuery); err != nil {
+		return "", fmt.Errorf("%w: %s link %q has a malformed query", httpx.ErrMalformedLink, rel, httpx.RedactRaw(target))
+	}
+	abs := reqURL.ResolveReference(ref)
+	refuse := func(reason string) error {
+		return &httpx.OriginError{Service: "okta", Kind: rel + " link", URL: httpx.RedactRaw(target), Allowed: origin.String(), Reason: reason}
+	}
+	switch {
+	case !origin.Matches(abs):
+		return "", refuse("it resolves to " + httpx.RedactURL(abs) + ", not the org " + origin.String())
+	case abs.User != nil:
+		return "", refuse("it carries user info")
+	case abs.Path != reqURL.Path:
+		return "", refuse("it resolves to path " + strconv.Quote(abs.EscapedPath()) + ", not the requested " + strconv.Quote(reqURL.EscapedPath()))
+	}
+	c := url.URL{Path: reqURL.Path, RawPath: reqURL.RawPath, RawQuery: abs.RawQuery}
+	return "<" + c.String() + `>; rel="` + rel + `"`, nil
+}
+
+// IsMalformedLink reports whether err is a refused malformed Link header.
+func IsMalformedLink(err error) bool { return errors.Is(err, httpx.ErrMalformedLink) }

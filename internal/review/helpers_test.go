@@ -61,7 +61,7 @@ func (r *recorder) String() string {
 // newStep records a run of command on st and returns its step.
 func newStep(t testing.TB, st *store.Store, command, rev string) (*Step, *recorder) {
 	t.Helper()
-	run, err := st.StartRun(context.Background(), store.Run{Command: command, Args: "[]", Review: rev, ToolVersion: "test", Actor: "go-test", Host: "testhost"})
+	run, err := evidence.StartRun(context.Background(), st, store.Run{Command: command, Args: "[]", Review: rev, ToolVersion: "test", Actor: "go-test", Host: "testhost"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

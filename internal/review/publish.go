@@ -471,7 +471,8 @@ func (p *publisher) record(ctx context.Context, pub store.Publication, head stri
 // RecordPublication writes pub (an object a service just confirmed) in a
 // transaction of its own, sealed by a "publish" derive row, even when ctx
 // is cancelled: what was published must be on record. head is the ledger
-// head written onto the object ("" if none). It returns the row written.
+// head written onto the object ("" if none), recorded as an anchor (the
+// service's history now timestamps it). It returns the row written.
 func RecordPublication(ctx context.Context, s *Step, pub store.Publication, head string) (store.Publication, error) {
 	pub.Review, pub.RunID = s.Review, s.Run.ID
 	ctx = context.WithoutCancel(ctx)
@@ -482,6 +483,11 @@ func RecordPublication(ctx context.Context, s *Step, pub store.Publication, head
 			return evidence.Derived{Scopes: []evidence.Scope{{Table: "publications", Scope: id}},
 				Params: PublishParams{Service: pub.Service, Kind: pub.Kind, System: pub.System, Action: pub.Action, ExternalID: pub.ExternalID, LedgerHead: head}}, err
 		})
+		if err != nil || head == "" {
+			return err
+		}
+		// The head now sits in the service's own history: an anchor.
+		_, err = s.Ledger.RecordAnchor(ctx, tx, evidence.Anchor{Head: head, Service: pub.Service, URL: pub.URL, PageID: pub.ExternalID, Version: pub.Version})
 		return err
 	})
 	if err != nil {

@@ -105,6 +105,7 @@ type Okta struct {
 	faults     []OktaFault
 	latency    time.Duration
 	endless    bool
+	rawNext    string
 	ruleReadd  bool
 	winStart   time.Time
 	winCount   int
@@ -224,6 +225,17 @@ func (o *Okta) SetNonMemberDelete404(v bool) {
 func (o *Okta) SetEndlessNext(v bool) {
 	o.mu.Lock()
 	o.endless = v
+	o.mu.Unlock()
+}
+
+// SetRawNextLink makes every listing answer carry v, verbatim, as its
+// next Link header value (also on a last page), in place of the real one:
+// a hostile or broken org for tests of the client's Link handling, e.g.
+// `<@evil.example/api/v1/groups?after=x>; rel="next"` or a malformed
+// `</api/v1/gr%zzoups>; rel="next"`. Empty restores real next links.
+func (o *Okta) SetRawNextLink(v string) {
+	o.mu.Lock()
+	o.rawNext = v
 	o.mu.Unlock()
 }
 
@@ -507,6 +519,13 @@ func (o *Okta) oktaLinks(w http.ResponseWriter, r *http.Request, next string, ha
 		self += "?" + enc
 	}
 	w.Header().Add("Link", "<"+self+`>; rel="self"`)
+	o.mu.RLock()
+	raw := o.rawNext
+	o.mu.RUnlock()
+	if raw != "" {
+		w.Header().Add("Link", raw)
+		return
+	}
 	if hasNext {
 		q.Set("after", next)
 		w.Header().Add("Link", "<"+base+"?"+q.Encode()+`>; rel="next"`)

@@ -129,3 +129,16 @@ func TestSynthPolicyFires(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParsePolicyAliasBomb: the ~400 KB alias policy of
+// TestPolicyAliasBombRefused is refused in time linear in its size
+// (before the yamlx guard, walking it took minutes and gigabytes).
+func BenchmarkParsePolicyAliasBomb(b *testing.B) {
+	data := aliasBombPolicy(false)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ParsePolicy("policy.yaml", data); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}

@@ -18,19 +18,19 @@
 package score
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/uar-dev/uar/internal/model"
+	"github.com/uar-dev/uar/internal/yamlx"
 )
 
 // Built-in check names. They double as the rule_id of the findings the
@@ -207,33 +207,20 @@ func ParsePolicy(filename string, data []byte) (*Policy, error) {
 		SHA256:     hex.EncodeToString(sum[:]),
 	}
 	pp := &policyParser{}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		line := 0
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		// yaml.v3 syntax errors read "yaml: line N: ..."; lift N out.
-		if rest, ok := strings.CutPrefix(msg, "line "); ok {
-			if n, tail, ok := strings.Cut(rest, ": "); ok {
-				if v, err := strconv.Atoi(n); err == nil {
-					line, msg = v, tail
-				}
-			}
+	// One document, bounded size, depth and alias expansion: a policy of
+	// nested or fanned-out aliases is refused before anything walks it.
+	root, err := yamlx.Decode(filename, data, yamlx.Limits{})
+	if err != nil {
+		var ye *yamlx.Error
+		if errors.As(err, &ye) {
+			return nil, &PolicyError{File: filename, Problems: []Problem{{Line: ye.Line, Column: ye.Column, Msg: ye.Msg}}}
 		}
-		return nil, &PolicyError{File: filename, Problems: []Problem{{Line: line, Msg: "invalid YAML: " + msg}}}
+		return nil, err
 	}
-	if len(doc.Content) == 0 {
+	if root == nil {
 		return nil, &PolicyError{File: filename, Problems: []Problem{{Line: 1, Column: 1, Msg: "empty policy: want at least `version: 1`"}}}
 	}
-	// A second YAML document would be silently ignored by Unmarshal: refuse
-	// it rather than score with half a policy.
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var first, second yaml.Node
-	if dec.Decode(&first) == nil {
-		if err := dec.Decode(&second); err == nil {
-			pp.add(&second, "", "a second YAML document (---) is not allowed: keep the whole policy in one document")
-		}
-	}
-	pp.parseTop(p, deref(doc.Content[0]))
+	pp.parseTop(p, deref(root))
 	if len(pp.problems) > 0 {
 		slices.SortStableFunc(pp.problems, func(a, b Problem) int {
 			if a.Line != b.Line {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -563,4 +564,48 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 		Evaluate(p, refSnapshot(), asOf)
 	})
+}
+
+// aliasBombPolicy is a ~400 KB policy.yaml of aliases: one anchored list
+// of group globs referenced by thousands of rules (walking it would visit
+// tens of millions of nodes and keep a copy per rule), or the nested
+// "billion laughs" form.
+func aliasBombPolicy(nested bool) []byte {
+	var b strings.Builder
+	b.WriteString("version: 1\nsod_rules:\n  - id: SOD-0\n    title: t\n    risk: HIGH\n    groups:\n      any: &g0 [")
+	if nested {
+		b.WriteString(strings.TrimSuffix(strings.Repeat(`"SOX-x", `, 9), ", "))
+		b.WriteString("]\n")
+		for l := 1; l <= 9; l++ {
+			fmt.Fprintf(&b, "  - id: SOD-%d\n    title: t\n    risk: HIGH\n    groups:\n      any: &g%d [%s]\n", l, l, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*g%d, ", l-1), 9), ", "))
+		}
+		return []byte(b.String())
+	}
+	for i := range 30000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "SOX-%d", i)
+	}
+	b.WriteString("]\n")
+	for i := 1; b.Len() < 409<<10; i++ {
+		fmt.Fprintf(&b, "  - {id: R%d, title: t, risk: HIGH, groups: {any: *g0}}\n", i)
+	}
+	return []byte(b.String())
+}
+
+// A policy of aliases is refused before it is walked, with an error
+// naming the file and line (exit 2 in cli as any *PolicyError).
+func TestPolicyAliasBombRefused(t *testing.T) {
+	for _, nested := range []bool{false, true} {
+		data := aliasBombPolicy(nested)
+		_, err := ParsePolicy("policy.yaml", data)
+		var pe *PolicyError
+		if !errors.As(err, &pe) || len(pe.Problems) != 1 || pe.Problems[0].Line < 2 {
+			t.Fatalf("nested=%v (%d KB): err = %v", nested, len(data)>>10, err)
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "policy.yaml:") || !strings.Contains(msg, "alias") {
+			t.Errorf("message %q", msg)
+		}
+	}
 }

@@ -368,3 +368,21 @@ func (s *Store) EvidenceByID(ctx context.Context, id string) (EvidenceRow, error
 	}
 	return r, nil
 }
+
+func evidenceAt(ctx context.Context, q querier, seq int64) (EvidenceRow, error) {
+	r, err := scanEvidence(q.QueryRowContext(ctx, `SELECT `+evidenceCols+` FROM evidence WHERE seq = ?`, seq))
+	if errors.Is(err, sql.ErrNoRows) {
+		return EvidenceRow{}, fmt.Errorf("store: evidence seq %d: %w", seq, ErrNotFound)
+	}
+	return r, err
+}
+
+// EvidenceAt returns the ledger row at seq; ErrNotFound if there is none.
+func (s *Store) EvidenceAt(ctx context.Context, seq int64) (EvidenceRow, error) {
+	return evidenceAt(ctx, s.db, seq)
+}
+
+// EvidenceAt returns the ledger row at seq inside the transaction.
+func (tx *Tx) EvidenceAt(ctx context.Context, seq int64) (EvidenceRow, error) {
+	return evidenceAt(ctx, tx.tx, seq)
+}

@@ -5,23 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ErrReadOnly is wrapped by QueryEach (and Query) when SQLite refused a
 // write because the store is open read-only.
 var ErrReadOnly = errors.New("the store is open read-only")
-
-// classify wraps SQLite's refusal to write as ErrReadOnly.
-func classify(err error) error {
-	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY {
-		return fmt.Errorf("%w: %v", ErrReadOnly, err)
-	}
-	return err
-}
 
 // Result is a generic query result for `uar query`: column names and rows
 // of values as SQLite returned them (int64, float64, string, nil).

@@ -88,11 +88,14 @@ func WithMaxRetries(n int) Option { return func(c *Client) { c.rest.MaxRetries =
 // re-writes after a 409 version conflict (default 5).
 func WithMaxUpdateAttempts(n int) Option { return func(c *Client) { c.maxUpdate = max(n, 1) } }
 
-// New returns a client for cfg that sends its requests through hc.
+// New returns a client for cfg that sends its requests through hc. Whatever
+// hc is, the client only ever sends to BaseURL's origin: a request or
+// redirect elsewhere fails with an *httpx.OriginError and is never sent.
 func New(cfg Config, hc *http.Client, opts ...Option) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
+	hc = httpx.Guarded("confluence", cfg.BaseURL, hc)
 	c := &Client{
 		cfg: cfg,
 		rest: httpx.REST{

@@ -330,3 +330,28 @@ func TestRetryAfterAndOutage(t *testing.T) {
 		t.Fatalf("long outage: %v", err)
 	}
 }
+
+// Whatever client the caller passes, a redirect off confluence.base_url's
+// origin is refused before the credentials leave.
+func TestRedirectOffOriginRefused(t *testing.T) {
+	hits := 0
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		t.Errorf("attacker got Authorization %q", r.Header.Get("Authorization"))
+	}))
+	defer evil.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, evil.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer srv.Close()
+	c := confluence.New(confluence.Config{BaseURL: srv.URL, Email: "svc@acme.com", Token: "conf-SECRET", Space: "SOX"}, &http.Client{},
+		confluence.WithSleep(func(context.Context, time.Duration) error { return nil }))
+	_, err := c.SpaceID(context.Background(), "SOX")
+	var oe *httpx.OriginError
+	if !errors.As(err, &oe) || oe.Service != "confluence" || httpx.IsAuth(err) || strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("err = %v, want an *httpx.OriginError", err)
+	}
+	if hits != 0 {
+		t.Fatal("redirect followed")
+	}
+}

@@ -99,11 +99,15 @@ func WithMaxRetries(n int) Option { return func(c *Client) { c.rest.MaxRetries =
 
 // New returns a client for cfg that sends its requests through hc (the CLI
 // passes a client whose Transport records evidence). cfg should have
-// passed Validate; an unparsable BaseURL makes every call fail.
+// passed Validate; an unparsable BaseURL makes every call fail. Whatever
+// hc is, the client only ever sends to BaseURL's origin (scheme, host,
+// port): a request or redirect elsewhere fails with an *httpx.OriginError
+// before anything, least of all the credentials, leaves the process.
 func New(cfg Config, hc *http.Client, opts ...Option) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
+	hc = httpx.Guarded("jira", cfg.BaseURL, hc)
 	c := &Client{
 		cfg: cfg,
 		rest: httpx.REST{

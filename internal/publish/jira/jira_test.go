@@ -566,3 +566,27 @@ func TestFindByLabelsUnknownProjectNamesSetting(t *testing.T) {
 		t.Fatal("token in error")
 	}
 }
+
+// Whatever client the caller passes, a redirect off jira.base_url's origin
+// is refused before the credentials leave, and is not retried.
+func TestRedirectOffOriginRefused(t *testing.T) {
+	hits := 0
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		t.Errorf("attacker got Authorization %q", r.Header.Get("Authorization"))
+	}))
+	defer evil.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, evil.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer srv.Close()
+	c := jira.New(jira.Config{BaseURL: srv.URL, Email: testEmail, Token: testToken, Project: "UAR"}, &http.Client{}, jira.WithSleep((&sleeps{}).sleep))
+	_, err := c.Myself(context.Background())
+	var oe *httpx.OriginError
+	if !errors.As(err, &oe) || oe.Service != "jira" || httpx.IsAuth(err) || strings.Contains(err.Error(), testToken) {
+		t.Fatalf("err = %v, want an *httpx.OriginError", err)
+	}
+	if hits != 0 {
+		t.Fatal("redirect followed")
+	}
+}

@@ -171,6 +171,9 @@ func New(cfg Config, hc *http.Client, opts ...Option) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
+	// Only APIURL's origin ever receives the token: anything else (a
+	// redirect, a URL built elsewhere) is refused before it is sent.
+	hc = httpx.Guarded("slack", cfg.APIURL, hc)
 	c := &Client{cfg: cfg, sleep: sleepCtx, maxRetries: DefaultMaxRetries}
 	for _, o := range opts {
 		o(c)

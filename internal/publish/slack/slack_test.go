@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
@@ -316,5 +317,30 @@ func TestConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: got %v, want mention of %s", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// Whatever client the caller passes, a redirect off slack.api_url's origin
+// is refused before the token leaves.
+func TestRedirectOffOriginRefused(t *testing.T) {
+	hits := 0
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		t.Errorf("attacker reached: %s", r.URL)
+	}))
+	defer evil.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, evil.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	cfg := slack.Config{Channel: "#sox-uar", Token: token, APIURL: srv.URL + "/api/"}
+	c := slack.New(cfg, &http.Client{})
+	_, err := c.AuthTest(context.Background())
+	var oe *httpx.OriginError
+	if !errors.As(err, &oe) || oe.Service != "slack" || httpx.IsAuth(err) || strings.Contains(err.Error(), token) {
+		t.Fatalf("err = %v, want an *httpx.OriginError", err)
+	}
+	if hits != 0 {
+		t.Fatal("redirect followed")
 	}
 }

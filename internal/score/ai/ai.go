@@ -51,6 +51,7 @@ const (
 	DefaultMaxTokens  = 4096
 	DefaultTimeout    = 2 * time.Minute
 	DefaultMaxRetries = 2
+	DefaultBaseURL    = "https://api.anthropic.com"
 )
 
 // KeyEnv names the environment variable that holds the API key (the CLI
@@ -197,7 +198,9 @@ type Pseudonym struct {
 // error in its [Call] and the other systems continue; Review then returns
 // a nil error. Review returns an error, with the partial Result, when the
 // configuration is invalid, when the API refuses the key (an error for
-// which httpx.IsAuth is true, naming UAR_ANTHROPIC_API_KEY), or when ctx
+// which httpx.IsAuth is true, naming UAR_ANTHROPIC_API_KEY), when a
+// request or redirect would leave the configured origin (an
+// *httpx.OriginError; nothing is sent there), or when ctx
 // ends.
 func Review(ctx context.Context, cfg Config, hc *http.Client, snap *model.Snapshot, ruleFindings []model.Finding) (*Result, error) {
 	res := &Result{Findings: []model.Finding{}, Disagreements: []Disagreement{}, Calls: []Call{}, Pseudonyms: []Pseudonym{}}
@@ -214,6 +217,16 @@ func Review(ctx context.Context, cfg Config, hc *http.Client, snap *model.Snapsh
 		return res, errors.New("ai: no snapshot")
 	}
 	cfg = cfg.withDefaults()
+	// The API key only ever goes to the configured origin: a redirect or a
+	// URL elsewhere is refused before it is sent (an *httpx.OriginError).
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	hc, err := httpx.GuardOrigin("anthropic", base, hc)
+	if err != nil {
+		return res, fmt.Errorf("ai.base_url: %w", err)
+	}
 
 	opts := []option.RequestOption{
 		// The SDK would otherwise read ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL,
@@ -351,6 +364,13 @@ func reviewSystem(ctx context.Context, client *anthropic.Client, cfg Config, ix 
 			}
 			call.Err = fmt.Sprintf("%s (system %s, gave up after %d attempts)", se.Error(), sys, attempts)
 			return call, nil, nil, nil
+		}
+		var oe *httpx.OriginError
+		if errors.As(err, &oe) {
+			// A redirect off the configured origin: nothing was sent there,
+			// and the pass stops (a hostile endpoint is not a flaky one).
+			call.Err = oe.Error()
+			return call, nil, nil, oe
 		}
 		// A transport error names the URL (no query or credentials: see
 		// Config.Validate) and never a header.

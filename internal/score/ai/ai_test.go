@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -625,5 +626,33 @@ func TestTitlesAreScrubbedAndLeakGuardRefusesToSend(t *testing.T) {
 	wd := callOf(t, res, "Workday")
 	if !strings.Contains(wd.Err, "pseudonymisation incomplete") || !strings.Contains(wd.Err, "nothing was sent") || strings.Contains(wd.Err, "sara") {
 		t.Errorf("Workday call = %+v", wd)
+	}
+}
+
+// A redirect off the configured origin is refused before the key leaves
+// the process, and stops the pass with an *httpx.OriginError.
+func TestRedirectOffOriginRefused(t *testing.T) {
+	var stolen atomic.Int64
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stolen.Add(1)
+		t.Errorf("attacker got x-api-key %q", r.Header.Get("X-Api-Key"))
+	}))
+	defer evil.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, evil.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	cfg := Config{BaseURL: srv.URL, APIKey: testKey, Pseudonymize: true, MaxRetries: -1, Timeout: 10 * time.Second}
+	snap, rules := fixture()
+	res, err := Review(context.Background(), cfg, srv.Client(), snap, rules)
+	var oe *httpx.OriginError
+	if !errors.As(err, &oe) || oe.Service != "anthropic" || httpx.IsAuth(err) {
+		t.Fatalf("err = %v, want an *httpx.OriginError", err)
+	}
+	if len(res.Calls) != 1 || !strings.Contains(res.Calls[0].Err, "refused redirect") || strings.Contains(res.Calls[0].Err, testKey) {
+		t.Errorf("calls %+v", res.Calls)
+	}
+	if stolen.Load() != 0 {
+		t.Fatal("the key reached another origin")
 	}
 }
