@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"net/http/httptest"
+	"sync"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -10,7 +11,33 @@ import (
 	"github.com/uar-dev/uar/internal/sandbox"
 )
 
-func init() { extraScriptCmds["fake-okta"] = cmdFakeOkta }
+func init() {
+	extraScriptCmds["fake-okta"] = cmdFakeOkta
+	extraScriptCmds["fake-member"] = cmdFakeMember
+}
+
+// oktaFakes are the scripts' fake Oktas, for fake-member.
+var (
+	oktaFakesMu sync.Mutex
+	oktaFakes   = map[*testscript.TestScript]*sandbox.Okta{}
+)
+
+// fake-member GROUP_ID USER_ID asserts that the fake Okta has the
+// membership (! fake-member: that it does not).
+func cmdFakeMember(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: fake-member GROUP_ID USER_ID")
+	}
+	oktaFakesMu.Lock()
+	f := oktaFakes[ts]
+	oktaFakesMu.Unlock()
+	if f == nil {
+		ts.Fatalf("fake-member: no fake-okta started")
+	}
+	if got := f.IsMember(args[0], args[1]); got == neg {
+		ts.Fatalf("fake-member %s %s: member = %v", args[0], args[1], got)
+	}
+}
 
 // fake-okta [-org FILE] [-token T] [-429 N] [-500 N] starts the sandbox Okta
 // serving the reference org (or FILE) and points UAR_OKTA_ORG_URL and
@@ -40,6 +67,14 @@ func cmdFakeOkta(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	srv := httptest.NewServer(fake)
 	ts.Defer(srv.Close)
+	oktaFakesMu.Lock()
+	oktaFakes[ts] = fake
+	oktaFakesMu.Unlock()
+	ts.Defer(func() {
+		oktaFakesMu.Lock()
+		delete(oktaFakes, ts)
+		oktaFakesMu.Unlock()
+	})
 	ts.Setenv("UAR_OKTA_ORG_URL", srv.URL)
 	ts.Setenv("UAR_OKTA_TOKEN", *token)
 }

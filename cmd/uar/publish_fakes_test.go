@@ -26,6 +26,24 @@ func init() {
 	extraScriptCmds["fake-state"] = cmdFakeState
 	extraScriptCmds["fake-body"] = cmdFakeBody
 	extraScriptCmds["fake-slack-fail"] = cmdFakeSlackFail
+	extraScriptCmds["fake-comment"] = cmdFakeComment
+}
+
+// fake-comment KEY AUTHOR_EMAIL TEXT... adds a comment on issue KEY as if
+// AUTHOR had written it in Jira (one paragraph per line of TEXT; "\n" in
+// TEXT is a line break), at the fake's clock.
+func cmdFakeComment(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: fake-comment KEY AUTHOR_EMAIL TEXT...")
+	}
+	f := fakesOf(ts)
+	if f.jira == nil {
+		ts.Fatalf("fake-comment: no fake-atlassian started")
+	}
+	text := strings.ReplaceAll(strings.Join(args[2:], " "), `\n`, "\n")
+	if _, err := f.jira.AddComment(args[0], args[1], text, fakeClock(), time.Time{}); err != nil {
+		ts.Fatalf("fake-comment: %v", err)
+	}
 }
 
 // Credentials the publishing fakes accept (tests grep the store for them).
@@ -132,6 +150,13 @@ func (f *publishFakes) log(ts *testscript.TestScript, service string) *sandbox.R
 		return f.conf.Log()
 	case service == "slack" && f.slack != nil:
 		return f.slack.Requests()
+	case service == "okta":
+		oktaFakesMu.Lock()
+		o := oktaFakes[ts]
+		oktaFakesMu.Unlock()
+		if o != nil {
+			return o.Requests()
+		}
 	}
 	ts.Fatalf("no fake %s started", service)
 	return nil
