@@ -108,6 +108,9 @@ func TestRevokeEndToEnd(t *testing.T) {
 		t.Fatalf("dry run: %v, plan %d, deletes %d", err, len(res.Plan), sb.Okta.Requests().Count(http.MethodDelete, ""))
 	}
 
+	// Someone edits the page meanwhile: the append's first write is a 409,
+	// retried on the new version.
+	sb.Confluence.InjectConflicts(1)
 	s, out := newStep(t, st, "revoke", rev)
 	res, err = Revoke(ctx, s, revokeOpts(revokeTargetsFor(s, sb)))
 	if appRow != nil {
