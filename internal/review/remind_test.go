@@ -19,7 +19,7 @@ type movable struct {
 	t  time.Time
 }
 
-func (m *movable) now() time.Time { m.mu.Lock(); defer m.mu.Unlock(); return m.t }
+func (m *movable) now() time.Time  { m.mu.Lock(); defer m.mu.Unlock(); return m.t }
 func (m *movable) set(t time.Time) { m.mu.Lock(); m.t = t; m.mu.Unlock() }
 
 // Remind nudges on the remind days, once per day, and escalates naming
