@@ -41,7 +41,14 @@ func newTestEnv(t *testing.T) *testEnv {
 		Username:     func() string { return "tester" },
 		PID:          os.Getpid(),
 		ProcessAlive: func(int) bool { return false },
-		users:        &knownUsers{},
+		seen:         &configSeen{},
+		Environ: func() []string {
+			var out []string
+			for k, v := range te.vars {
+				out = append(out, k+"="+v)
+			}
+			return out
+		},
 	}
 	return te
 }

@@ -91,6 +91,10 @@ func runScore(ctx context.Context, env *Env, g *globalOptions, o *scoreOptions) 
 	// The policy is checked before anything is opened or written.
 	data, err := os.ReadFile(policyPath)
 	if err != nil {
+		if cfg.File == "" && o.policy == "" {
+			return WithHint(usageErrorf("no uar.yaml in this folder (and no %s)", policyPath),
+				"run 'uar init' to write both (or 'uar demo' to see a whole review offline), or pass --config and --policy")
+		}
 		return WithHint(usageErrorf("policy: %v", err), "run 'uar init' to write an example policy.yaml, or pass --policy")
 	}
 	pol, err := score.ParsePolicy(filepath.Base(policyPath), data)

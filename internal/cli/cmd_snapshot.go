@@ -132,6 +132,9 @@ func oktaClientConfig(rc *runCtx) (okta.Config, error) {
 	oc := s.Config(secret(rc.env, EnvOktaToken))
 	oc.Now = rc.env.Now
 	if err := oc.Validate(); err != nil {
+		if oc.Token == "" && oc.AuthMode == okta.AuthSSWS {
+			return okta.Config{}, WithHint(&UsageError{Err: err}, "export "+EnvOktaToken+" (with 'uar sandbox': run '. ./sandbox.env' in its folder)")
+		}
 		return okta.Config{}, &UsageError{Err: err}
 	}
 	return oc, nil

@@ -99,11 +99,6 @@ func configKeys() []configKey {
 	return out
 }
 
-// envKey is the UAR_* variable that overrides a config key.
-func envKey(key string) string {
-	return "UAR_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-}
-
 // loadConfig reads the config file (explicit path, $UAR_CONFIG, or
 // ./uar.yaml if present), applies environment overrides and flags, and
 // validates. required means a missing file is an error even when implied.
@@ -114,6 +109,7 @@ func loadConfig(env *Env, g *globalOptions, required bool) (*Config, error) {
 	for _, k := range keys {
 		v.SetDefault(k.name, k.def)
 	}
+	warnUnknownEnv(env, keys)
 	file, explicit := g.configFile, g.configFile != ""
 	if !explicit {
 		if f := env.Getenv("UAR_CONFIG"); f != "" {
@@ -163,52 +159,11 @@ func loadConfig(env *Env, g *globalOptions, required bool) (*Config, error) {
 		return nil, usageErrorf("config %s: %s", where, tidyDecodeError(err))
 	}
 	c.File = file
-	env.users.add(c.Jira.Email, c.Confluence.Email)
+	env.seen.note(&c)
 	if err := c.validate(); err != nil {
 		return nil, usageErrorf("config %s: %v", where, err)
 	}
 	return &c, nil
-}
-
-// parseEnvValue parses an environment override for a key of type t.
-// Lists are comma- or space-separated.
-func parseEnvValue(t reflect.Type, raw string) (any, error) {
-	s := strings.TrimSpace(raw)
-	switch {
-	case t == durationType:
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return nil, errors.New("not a duration (e.g. 90s, 168h)")
-		}
-		return d, nil
-	case t.Kind() == reflect.Int:
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return nil, errors.New("not an integer")
-		}
-		return n, nil
-	case t.Kind() == reflect.Bool:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return nil, errors.New("not true or false")
-		}
-		return b, nil
-	case t.Kind() == reflect.Slice:
-		parts := strings.Fields(strings.ReplaceAll(s, ",", " "))
-		if t.Elem().Kind() == reflect.Int {
-			ns := make([]int, len(parts))
-			for i, p := range parts {
-				n, err := strconv.Atoi(p)
-				if err != nil {
-					return nil, fmt.Errorf("%q is not an integer", p)
-				}
-				ns[i] = n
-			}
-			return ns, nil
-		}
-		return parts, nil
-	}
-	return raw, nil
 }
 
 // tidyDecodeError shortens mapstructure's multi-line error to its causes,
@@ -363,8 +318,14 @@ func requireSet(pairs ...string) error {
 			missing = append(missing, pairs[i])
 		}
 	}
-	if len(missing) > 0 {
-		return usageErrorf("config: %s not set", strings.Join(missing, ", "))
+	if len(missing) == 0 {
+		return nil
 	}
-	return nil
+	err := usageErrorf("config: %s not set", strings.Join(missing, ", "))
+	for _, m := range missing {
+		if strings.HasPrefix(m, "UAR_") {
+			return WithHint(err, "secrets come from the environment only: export "+m+" (with 'uar sandbox': run '. ./sandbox.env' in its folder)")
+		}
+	}
+	return err
 }

@@ -37,9 +37,12 @@ type Env struct {
 	PID          int
 	ProcessAlive func(pid int) bool
 
-	// users collects the Atlassian emails of the configs loaded, to scrub
-	// their basic-auth credentials (see basicUsers).
-	users *knownUsers
+	// Environ lists the environment ("K=V"), to warn about misspelled
+	// UAR_* variables; nil lists nothing.
+	Environ func() []string
+
+	// seen collects what the configs loaded said (see configSeen).
+	seen *configSeen
 }
 
 // OSEnv returns the Env of the real process.
@@ -73,7 +76,8 @@ func OSEnv(version, commit string) *Env {
 		},
 		PID:          os.Getpid(),
 		ProcessAlive: processAlive,
-		users:        &knownUsers{},
+		Environ:      os.Environ,
+		seen:         &configSeen{},
 	}
 }
 

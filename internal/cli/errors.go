@@ -2,9 +2,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/uar-dev/uar/internal/evidence"
@@ -85,7 +85,7 @@ func exitCode(err error) int {
 	return ExitFailure
 }
 
-func hints(err error) []string {
+func hints(env *Env, err error) []string {
 	var out []string
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		var h *hintError
@@ -129,6 +129,13 @@ func hints(err error) []string {
 	if errors.As(err, &be) {
 		out = append(out, "wait for that command to finish (or, if its process is gone, the next command marks it interrupted), then re-run")
 	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		out = append(out, fmt.Sprintf("the host %s was not found: check %s", dns.Name, env.seen.keysFor(dns.Name)))
+	}
+	if code := exitCode(err); code == ExitUsage && strings.Contains(err.Error(), "not set") && !env.seen.configRead() {
+		out = append(out, "no uar.yaml was read: run 'uar init' to write one (or 'uar sandbox' for fake services, 'uar demo' for a whole review offline), or pass --config")
+	}
 	return dedupe(out)
 }
 
@@ -144,7 +151,11 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// reportError prints err (if any) on stderr and returns the exit code.
+// reportError prints err (if any) and returns the exit code: the error
+// and its hints on stderr; after a usage error about flags or arguments,
+// where to find the usage. With jsonOut the error is also the command's one
+// JSON document on stdout ({"error":{"code":..,"message":..,"hints":[..]}})
+// and stderr carries only the error line.
 func reportError(env *Env, err error, jsonOut bool) int {
 	code := exitCode(err)
 	if err == nil {
@@ -152,21 +163,28 @@ func reportError(env *Env, err error, jsonOut bool) int {
 	}
 	// Defence in depth: no secret from the environment is ever printed,
 	// whatever an upstream library put in its error text.
-	msg := scrubSecrets(env, err.Error())
+	msg := safeText(scrubSecrets(env, err.Error()))
 	if code == ExitInterrupted {
 		msg = "interrupted"
 	}
+	hs := hints(env, err)
+	for i := range hs {
+		hs[i] = safeText(scrubSecrets(env, hs[i]))
+	}
 	fmt.Fprintf(env.Stderr, "uar: error: %s\n", msg)
-	for _, h := range hints(err) {
+	if jsonOut {
+		if hs == nil {
+			hs = []string{}
+		}
+		_ = writeJSON(env.Stdout, map[string]any{"error": map[string]any{"code": code, "message": msg, "hints": hs}})
+		return code
+	}
+	for _, h := range hs {
 		fmt.Fprintf(env.Stderr, "uar: hint: %s\n", h)
 	}
 	var ue *UsageError
 	if errors.As(err, &ue) && ue.Command != "" {
 		fmt.Fprintf(env.Stderr, "Run '%s --help' for usage.\n", strings.TrimSpace(ue.Command))
-	}
-	if jsonOut {
-		b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg}})
-		fmt.Fprintf(env.Stderr, "%s\n", b)
 	}
 	return code
 }

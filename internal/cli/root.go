@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,22 +35,35 @@ func Main(ctx context.Context, args []string, env *Env) (code int) {
 			code = reportError(env, &PanicError{Value: r, Stack: debug.Stack()}, g.json)
 		}
 	}()
+	out := &countingWriter{w: env.Stdout}
+	env.Stdout = out
 	root := newRootCmd(env, g)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
-	root.SetOut(env.Stdout)
+	root.SetOut(out)
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("%w: %v", context.Canceled, err)
 	}
-	var ue *UsageError
-	if errors.As(err, &ue) && ue.Command == "" {
-		if c, _, ferr := root.Find(args); ferr == nil && c != nil {
-			ue.Command = c.CommandPath()
-		}
+	if err != nil && strings.HasPrefix(err.Error(), "unknown command ") {
+		// cobra's own error: a usage error like a bad flag.
+		err = WithHint(&UsageError{Err: err, Command: "uar"}, "'uar --help' lists the commands; 'uar demo' plays a whole review offline")
 	}
-	return reportError(env, err, g.json)
+	return reportError(env, err, g.json && out.n == 0)
+}
+
+// countingWriter counts what a command wrote on stdout, so an error under
+// --json becomes the one JSON document only when nothing was written yet.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // PanicError is a recovered panic: a bug in uar, reported as a failure.
@@ -75,8 +90,10 @@ uar.db). The auditor's commands (verify, query) open it read-only and need
 no config file, no secrets and no network.`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
+		Version:           env.Version,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 	}
+	root.SetVersionTemplate(fmt.Sprintf("uar %s (commit %s)\n", env.Version, env.Commit))
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configFile, "config", "", "config file (default ./uar.yaml, env UAR_CONFIG)")
 	pf.StringVar(&g.db, "db", "", "evidence store file (overrides db: in the config)")
@@ -99,6 +116,7 @@ no config file, no secrets and no network.`,
 		newVerifyCmd(env, g),
 		newQueryCmd(env, g),
 		newSandboxCmd(env, g),
+		newDemoCmd(env, g),
 		newVersionCmd(env, g),
 	)
 	for _, c := range root.Commands() {

@@ -4,7 +4,9 @@ package cli
 // and are scrubbed from everything uar stores or prints.
 
 import (
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -53,35 +55,84 @@ func basicUsers(env *Env) []string {
 			out = append(out, v)
 		}
 	}
-	return append(out, env.users.list()...)
+	return append(out, env.seen.list()...)
 }
 
-// knownUsers are the basic-auth user names (emails) read from the config
-// files loaded so far, so an error printed after the config was read is
-// scrubbed of base64(email:token) too. Shared by copies of an Env.
-type knownUsers struct {
+// configSeen remembers what the configs loaded so far said, for the error
+// report at the end of Main: the Atlassian emails (to scrub their
+// basic-auth credentials), each endpoint's host (to name the setting of a
+// host that was not found), and whether a config file was read at all.
+// Copies of an Env share it.
+type configSeen struct {
 	mu    sync.Mutex
-	names []string
+	users []string
+	hosts map[string][]string // host -> config keys
+	read  bool
+	envOK bool // the UAR_* variables were checked
 }
 
-func (k *knownUsers) add(names ...string) {
-	if k == nil {
+// firstEnvCheck reports true once: the first caller checks the variables.
+func (c *configSeen) firstEnvCheck() bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	first := !c.envOK
+	c.envOK = true
+	return first
+}
+
+func (c *configSeen) note(cfg *Config) {
+	if c == nil {
 		return
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for _, n := range names {
-		if n != "" && !slices.Contains(k.names, n) {
-			k.names = append(k.names, n)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range []string{cfg.Jira.Email, cfg.Confluence.Email} {
+		if n != "" && !slices.Contains(c.users, n) {
+			c.users = append(c.users, n)
 		}
 	}
+	if c.hosts == nil {
+		c.hosts = map[string][]string{}
+	}
+	for key, raw := range map[string]string{"okta.org_url": cfg.Okta.OrgURL, "jira.base_url": cfg.Jira.BaseURL,
+		"confluence.base_url": cfg.Confluence.BaseURL, "slack.api_url": cfg.Slack.APIURL, "ai.base_url": cfg.AI.BaseURL} {
+		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" && !slices.Contains(c.hosts[u.Hostname()], key) {
+			c.hosts[u.Hostname()] = append(c.hosts[u.Hostname()], key)
+			slices.Sort(c.hosts[u.Hostname()])
+		}
+	}
+	c.read = c.read || cfg.File != ""
 }
 
-func (k *knownUsers) list() []string {
-	if k == nil {
+func (c *configSeen) list() []string {
+	if c == nil {
 		return nil
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return slices.Clone(k.names)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.users)
+}
+
+// keysFor names the settings whose URL has host, or every URL setting.
+func (c *configSeen) keysFor(host string) string {
+	if c != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if keys := c.hosts[host]; len(keys) > 0 {
+			return strings.Join(keys, ", ")
+		}
+	}
+	return "okta.org_url, jira.base_url, confluence.base_url, slack.api_url and ai.base_url"
+}
+
+func (c *configSeen) configRead() bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.read
 }
