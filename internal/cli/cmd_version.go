@@ -12,6 +12,17 @@ func newVersionCmd(env *Env, g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit and Go version",
+		Long: `Print uar's version, the commit it was built from, the Go version and the
+platform (one JSON object with --json). 'uar --version' prints the version
+and commit.
+
+Examples:
+  uar version
+  uar version --json
+
+EXIT STATUS
+  0  ok
+  2  usage error`,
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runVersion(c.Context(), env, g)

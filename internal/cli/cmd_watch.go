@@ -25,8 +25,9 @@ Jira for the review's tickets updated since its last pass (JQL
 
 Every pass is a run recorded in the store (so an idle pass costs one Jira
 search). The first pass always reads every ticket. A failing pass is reported
-and the loop goes on; Ctrl-C or SIGTERM stops it between passes (exit 0), or
-interrupts the pass under way (recorded as interrupted, exit 130).
+and the loop goes on. Ctrl-C or SIGTERM stops the loop: a pass under way may
+finish (up to 30 s, so a removal it made is recorded everywhere), then watch
+exits 0; a pass still running after that is interrupted (recorded, exit 130).
 
 The same settings and secrets as parse-decisions and revoke apply, including
 revoke.max_per_run: a pass whose plan is over the cap revokes nothing and says
@@ -70,7 +71,7 @@ func runWatch(ctx context.Context, env *Env, g *globalOptions, o *watchOptions) 
 	var since time.Time // zero: the first pass reads every ticket
 	for pass := 1; ; pass++ {
 		start := env.Now()
-		err := withRun(ctx, env, g, runSpec{command: "watch", args: g.args, review: rev}, func(ctx context.Context, rc *runCtx) error {
+		err := withRun(graceful(ctx), env, g, runSpec{command: "watch", args: g.args, review: rev}, func(ctx context.Context, rc *runCtx) error {
 			return watchPass(ctx, rc, since)
 		})
 		switch {
@@ -92,6 +93,30 @@ func runWatch(ctx context.Context, env *Env, g *globalOptions, o *watchOptions) 
 		case <-t.C:
 		}
 	}
+}
+
+// watchGrace is how long a pass under way may finish after a signal.
+const watchGrace = 30 * time.Second
+
+// graceful is ctx for one pass: a signal lets the pass finish (a removal
+// it made gets its panel, comment and note) for up to watchGrace, then
+// cancels it.
+func graceful(ctx context.Context) context.Context {
+	pass, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+			t := time.NewTimer(watchGrace)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cancel()
+			case <-pass.Done():
+			}
+		case <-pass.Done():
+		}
+	}()
+	return pass
 }
 
 // watchPass is one pass: parse-decisions and revoke when a ticket changed

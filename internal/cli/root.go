@@ -80,14 +80,34 @@ func newRootCmd(env *Env, g *globalOptions) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "uar",
 		Short: "Run SOX user access reviews and keep evidence an auditor can verify",
-		Long: `uar runs a SOX User Access Review end to end: snapshot who has access (Okta
-groups SOX-*), score the risks, publish the review to Confluence, Jira and
-Slack, record the owners' decisions, revoke what they revoke, and leave a
-tamper-evident SQLite evidence store an auditor can verify offline.
+		Long: `uar runs a SOX User Access Review end to end and leaves a tamper-evident SQLite
+evidence store (uar.db) an auditor can verify offline in minutes:
+
+  snapshot -> score -> publish -> (owners comment REVOKE:/CERTIFY: in Jira)
+  -> parse-decisions -> revoke -> report / diff / verify
+
+Start with 'uar demo': the whole loop, offline, against built-in fake
+services. Then 'uar init' writes a commented uar.yaml and policy.yaml for
+your org, or 'uar sandbox' serves the fakes to play the loop by hand.
 
 Every command that changes the store records its run there (--db, default
-uar.db). The auditor's commands (verify, query) open it read-only and need
-no config file, no secrets and no network.`,
+uar.db). The auditor's commands (verify, query, report, diff) open it
+read-only and need no config file, no secrets and no network.
+
+Examples:
+  uar demo
+  uar init && uar snapshot && uar score && uar publish
+  uar parse-decisions && uar revoke
+  uar verify --db uar.db
+
+EXIT STATUS
+  0    ok
+  1    failure, including partial failure (re-run to finish)
+  2    usage or config error
+  3    integrity failure (verify)
+  4    an upstream service refused the credentials or the permission
+  5    policy gate (score --fail-on, diff --fail-on)
+  130  interrupted (Ctrl-C, SIGTERM); the run is recorded as interrupted`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		Version:           env.Version,
@@ -118,7 +138,9 @@ no config file, no secrets and no network.`,
 		newSandboxCmd(env, g),
 		newDemoCmd(env, g),
 		newVersionCmd(env, g),
+		newManCmd(env, func() *cobra.Command { return newRootCmd(env, g) }),
 	)
+	finishTree(env, g, root)
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}

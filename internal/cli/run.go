@@ -146,6 +146,7 @@ func withRun(ctx context.Context, env *Env, g *globalOptions, spec runSpec, fn f
 	status, text := store.RunOK, ""
 	switch {
 	case ferr == nil:
+		// Done, even if a signal arrived just after the work.
 	case errors.Is(ferr, context.Canceled) || ctx.Err() != nil:
 		status, text = store.RunInterrupted, "interrupted"
 	case errors.Is(ferr, store.ErrDiskFull):
