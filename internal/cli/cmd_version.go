@@ -23,7 +23,7 @@ Examples:
 EXIT STATUS
   0  ok
   2  usage error`,
-		Args:  noArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runVersion(c.Context(), env, g)
 		},
