@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"gopkg.in/yaml.v3"
 	_ "modernc.org/sqlite"
 
 	"github.com/uar-dev/uar/internal/cli"
@@ -64,8 +67,9 @@ var extraScriptCmds = map[string]scriptCmd{}
 
 func scriptCmds() map[string]scriptCmd {
 	cmds := map[string]scriptCmd{
-		"exitcode": cmdExitcode,
-		"sqlite":   cmdSqlite,
+		"exitcode":    cmdExitcode,
+		"sqlite":      cmdSqlite,
+		"sandbox-get": cmdSandboxGet,
 	}
 	for k, v := range extraScriptCmds {
 		cmds[k] = v
@@ -143,4 +147,32 @@ func cmdSqlite(ts *testscript.TestScript, neg bool, args []string) {
 	if err == nil && neg {
 		ts.Fatalf("sqlite: unexpected success")
 	}
+}
+
+// sandbox-get DIR SECTION PATH GETs PATH, without credentials, from the
+// service whose base URL is SECTION.base_url (okta: org_url) in DIR's
+// uar.yaml, as a browser would, and prints the body on stdout.
+func cmdSandboxGet(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: sandbox-get DIR SECTION PATH")
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(ts.ReadFile(args[0]+"/uar.yaml")), &cfg); err != nil {
+		ts.Fatalf("sandbox-get: %v", err)
+	}
+	section, _ := cfg[args[1]].(map[string]any)
+	base, _ := section["base_url"].(string)
+	if args[1] == "okta" {
+		base, _ = section["org_url"].(string)
+	}
+	resp, err := http.Get(strings.TrimRight(base, "/") + args[2])
+	if err != nil {
+		ts.Fatalf("sandbox-get: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if (resp.StatusCode == http.StatusOK) == neg {
+		ts.Fatalf("sandbox-get %s: HTTP %d", args[2], resp.StatusCode)
+	}
+	fmt.Fprint(ts.Stdout(), string(body))
 }

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -28,6 +26,7 @@ type sandboxOptions struct {
 	oktaOnly  bool
 	readyFile string
 	rateLimit int
+	detach    bool
 }
 
 const sandboxLong = `Serve fake Okta, Jira, Confluence, Slack and Anthropic APIs on loopback and
@@ -41,13 +40,20 @@ ports; --listen 127.0.0.1:P uses P (Okta), P+1 (Jira), P+2 (Confluence), P+3
 (Slack) and P+4 (Anthropic). A non-loopback address is refused: the sandbox
 never listens beyond this machine.
 
-Files written in DIR (default: the current folder):
+Files written in DIR (default: the current folder), before the sandbox says
+it is ready:
   uar.yaml     okta.org_url, jira.base_url, confluence.base_url, slack.api_url,
-               ai.base_url and systems: (never overwritten: an existing one is
-               an error)
+               ai.base_url and systems: (refreshed on every start; a uar.yaml
+               the sandbox did not write is never overwritten: an error)
   sandbox.env  export lines for the sandbox's fixed FAKE tokens (they are
                accepted only by these fakes)
   policy.yaml  the example policy, unless one is there already
+
+--detach starts the sandbox in the background and returns once it is ready
+(its log is DIR/sandbox.log, its pid DIR/sandbox.pid), so a script can go on
+at once; 'uar sandbox stop' stops it. 'uar sandbox comment' posts a comment
+on a ticket as an owner would, to play the decision loop by hand. The ticket
+and page URLs uar prints open in a browser as read-only views of the fakes.
 
 The org served is the reference org (default), an org JSON file (--org FILE),
 or a generated one (--generate users=N,groups=N,memberships=N,seed=N, and
@@ -63,11 +69,14 @@ The sandbox opens no evidence store and records no run: it is a test fixture
 standing in for the outside world, not a step of the review. Times the fakes
 stamp come from uar's clock.
 
-It serves until interrupted (Ctrl-C or SIGTERM), then stops and exits 0.
+In the foreground it serves until interrupted (Ctrl-C or SIGTERM), then
+stops and exits 0.
 
 Examples:
-  uar sandbox --dir /tmp/uar-sb
-  cd /tmp/uar-sb && . ./sandbox.env && uar snapshot && uar score
+  uar sandbox --dir /tmp/uar-sb --detach
+  cd /tmp/uar-sb && . ./sandbox.env && uar snapshot && uar score && uar publish
+  uar sandbox comment --dir /tmp/uar-sb --ticket UAR-1 --as nina.patel@company.com "REVOKE: ivan.petrov@company.com"
+  uar sandbox stop --dir /tmp/uar-sb
   uar sandbox --okta-only --generate users=50000,groups=400,memberships=500000 --ready-file ready
 
 EXIT STATUS
@@ -88,13 +97,15 @@ func newSandboxCmd(env *Env, g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:0", "loopback address; port 0 picks free ports, port P uses P..P+4")
-	f.StringVar(&o.dir, "dir", ".", "folder for uar.yaml, sandbox.env and policy.yaml")
+	cmd.PersistentFlags().StringVar(&o.dir, "dir", ".", "folder for uar.yaml, sandbox.env and policy.yaml")
+	f.BoolVar(&o.detach, "detach", false, "serve in the background; return once ready ('uar sandbox stop' stops it)")
 	f.StringVar(&o.org, "org", "reference", `org to serve: "reference" or an org JSON file`)
 	f.StringVar(&o.generate, "generate", "", "serve a generated org: users=N,groups=N,memberships=N,seed=N[,nonsox=N,systems=N]")
 	f.DurationVar(&o.latency, "latency", 0, "delay every response by this much (e.g. 50ms)")
 	f.BoolVar(&o.oktaOnly, "okta-only", false, "serve only Okta")
 	f.StringVar(&o.readyFile, "ready-file", "", "write the service URLs to this file once listening")
 	f.IntVar(&o.rateLimit, "okta-rate-limit", 0, "requests per minute the fake Okta allows before 429 (0: no limit)")
+	cmd.AddCommand(newSandboxStopCmd(env, g, o), newSandboxCommentCmd(env, g, o))
 	return cmd
 }
 
@@ -111,11 +122,8 @@ func runSandbox(ctx context.Context, env *Env, g *globalOptions, o *sandboxOptio
 		return usageErrorf("--okta-rate-limit %d: must be 0 (no limit) or more", o.rateLimit)
 	}
 	cfgPath := filepath.Join(o.dir, "uar.yaml")
-	if _, err := os.Stat(cfgPath); err == nil {
-		return WithHint(usageErrorf("%s exists: the sandbox never overwrites a config", cfgPath),
-			"pass --dir with another folder, or remove the file")
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("sandbox: %w", err)
+	if err := sandboxFolderFree(o.dir); err != nil {
+		return err
 	}
 	org, systems, err := sandboxOrg(env, o)
 	if err != nil {
@@ -123,6 +131,9 @@ func runSandbox(ctx context.Context, env *Env, g *globalOptions, o *sandboxOptio
 	}
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return fmt.Errorf("sandbox: %w", err)
+	}
+	if o.detach {
+		return sandboxDetach(ctx, env, g, o)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

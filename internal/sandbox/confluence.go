@@ -239,6 +239,14 @@ func (c *Confluence) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.log.Add(Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: string(body), Status: rec.status})
 	}()
 	c.faults.delay(r)
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/wiki/spaces/") {
+		// /wiki/spaces/{space}/pages/{id}/{title}: the page in a browser.
+		if parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/wiki/spaces/"), "/"); len(parts) >= 3 && parts[1] == "pages" {
+			rec.status = http.StatusOK
+			c.browsePage(rec, parts[2])
+			return
+		}
+	}
 	email, token, ok := r.BasicAuth()
 	if !ok || subtle.ConstantTimeCompare([]byte(email), []byte(c.opts.Email)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(token), []byte(c.opts.Token)) != 1 {

@@ -7,6 +7,7 @@ package sandbox
 // transitions that change status and statusCategory.
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -43,6 +44,10 @@ type JiraOptions struct {
 	// JiraAccountID(email) as its account id.
 	Users       map[string]string
 	CommentPage int // max comments per page (default 100)
+	// AnyUser accepts Token with any email as the Basic-auth user, and
+	// acts as that user (a comment posted is theirs): how `uar sandbox
+	// comment` plays an owner answering in the ticket.
+	AnyUser bool
 }
 
 // JiraIssue is the fake's view of an issue, for assertions.
@@ -270,8 +275,17 @@ func (j *Jira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Header().Set("Atl-Traceid", fmt.Sprintf("trace%08d", rid))
 	j.faults.delay(r)
 
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/browse/") {
+		rec.status = http.StatusOK
+		j.browseIssue(rec, strings.TrimPrefix(r.URL.Path, "/browse/"))
+		return
+	}
 	email, token, ok := r.BasicAuth()
-	if !ok || subtle.ConstantTimeCompare([]byte(email), []byte(j.opts.Email)) != 1 ||
+	impersonating := ok && j.opts.AnyUser && strings.Contains(email, "@") && !strings.EqualFold(email, j.opts.Email) &&
+		subtle.ConstantTimeCompare([]byte(token), []byte(j.opts.Token)) == 1
+	if impersonating {
+		r = r.WithContext(context.WithValue(r.Context(), jiraActorKey{}, strings.ToLower(email)))
+	} else if !ok || subtle.ConstantTimeCompare([]byte(email), []byte(j.opts.Email)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(token), []byte(j.opts.Token)) != 1 {
 		rec.Header().Set("X-Seraph-LoginReason", "AUTHENTICATED_FAILED")
 		rec.Header().Set("Content-Type", "text/plain;charset=UTF-8")
@@ -336,6 +350,9 @@ func (j *Jira) displayName(email string) string {
 	}
 	return email
 }
+
+// jiraActorKey carries the user an AnyUser request acts as.
+type jiraActorKey struct{}
 
 // jiraStatuses is the fake workflow: name → (transition id, category).
 var jiraStatuses = []struct{ name, id, cat, catName, color string }{
@@ -1018,7 +1035,11 @@ func (j *Jira) postComment(w http.ResponseWriter, r *http.Request, key string, b
 		jiraError(w, 404, []string{"Issue does not exist or you do not have permission to see it."}, nil)
 		return
 	}
-	c := j.newComment(j.opts.Email, j.displayName(j.opts.Email), slices.Clone(in.Body), j.opts.Clock.now())
+	author := j.opts.Email
+	if who, ok := r.Context().Value(jiraActorKey{}).(string); ok {
+		author = who
+	}
+	c := j.newComment(author, j.displayName(author), slices.Clone(in.Body), j.opts.Clock.now())
 	is.Comments = append(is.Comments, c)
 	is.Updated = c.Created
 	writeJSON(w, 201, j.commentJSON(r, is, c))

@@ -107,7 +107,7 @@ func Start(ctx context.Context, o StartOptions) (*Running, error) {
 	handlers := []served{{ServiceOkta, r.Okta}}
 	latencies := []func(time.Duration){r.Okta.SetLatency}
 	if !o.OktaOnly {
-		r.Jira = NewJira(JiraOptions{Email: JiraEmail, Token: JiraToken, Projects: []string{JiraProject}, Clock: o.Clock})
+		r.Jira = NewJira(JiraOptions{Email: JiraEmail, Token: JiraToken, Projects: []string{JiraProject}, Clock: o.Clock, AnyUser: true})
 		r.Confluence = NewConfluence(ConfluenceOptions{Email: JiraEmail, Token: JiraToken, Spaces: []string{SpaceKey}, Clock: o.Clock})
 		r.Slack = NewSlack(SlackOptions{Token: SlackToken, Clock: o.Clock})
 		r.Anthropic = NewAnthropic(AnthropicOptions{APIKey: AnthropicKey, Clock: o.Clock})
