@@ -153,3 +153,31 @@ func TestReportErrorScrubsBasicAuth(t *testing.T) {
 		t.Errorf("stderr: %s", te.err)
 	}
 }
+
+// On a terminal score prints a summary per system; --all (or a pipe)
+// lists every finding.
+func TestScoreSummaryOnATerminal(t *testing.T) {
+	te := newTestEnv(t)
+	startOkta(t, te, sandbox.ReferenceOrg())
+	te.write(t, "policy.yaml", "version: 1\n")
+	if code := te.run(context.Background(), "snapshot"); code != 0 {
+		t.Fatalf("snapshot: %s", te.err)
+	}
+	te.StdoutTTY = true
+	te.Width = func() int { return 60 }
+	if code := te.run(context.Background(), "score"); code != 0 {
+		t.Fatalf("score: %s", te.err)
+	}
+	out := te.out.String()
+	if !strings.Contains(out, "NetSuite") || !strings.Contains(out, "HIGH") || !strings.Contains(out, "uar score --all") {
+		t.Errorf("summary:\n%s", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if n := len([]rune(l)); n > 60 {
+			t.Errorf("line of %d runes on a 60-column terminal: %q", n, l)
+		}
+	}
+	if code := te.run(context.Background(), "score", "--all"); code != 0 || !strings.Contains(te.out.String(), "RISK") || !strings.Contains(te.out.String(), "RULE") {
+		t.Errorf("--all:\n%s", te.out)
+	}
+}

@@ -124,16 +124,17 @@ func runPublish(ctx context.Context, env *Env, g *globalOptions, o *publishOptio
 		if res == nil {
 			return err // nothing was done: no empty table
 		}
-		if !o.dryRun {
+		objs := res.Objects()
+		if !o.dryRun && err == nil {
 			created := 0
-			for _, x := range res.Publications {
+			for _, x := range objs {
 				if x.Action == store.ActionCreated {
 					created++
 				}
 			}
-			rc.ui.Infof("published review %s: %d created, %d updated", rev, created, len(res.Publications)-created)
+			rc.ui.Infof("published review %s: %d created, %d updated", rev, created, len(objs)-created)
 		}
-		if perr := printPublications(rc, res.Publications, o.dryRun); perr != nil {
+		if perr := printPublications(rc, objs, o.dryRun); perr != nil {
 			return perr
 		}
 		return err

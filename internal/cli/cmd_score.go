@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ type scoreOptions struct {
 	policy string
 	failOn string
 	ai     bool
+	all    bool
 }
 
 const scoreLong = `Run the policy rules over the review's current snapshot: segregation-of-duties
@@ -37,7 +39,9 @@ go to an LLM for an advisory second opinion (identities pseudonymised unless
 ai.pseudonymize is false). AI findings are tagged source=ai and never drive a
 revocation. Without an API key the pass is skipped with a note.
 
-Output: findings by risk and system (a table, TSV when piped, or --json).
+Output: on a terminal, a summary per system (findings by risk and the top
+ones, cut to the width); every finding with --all, when piped (TSV) or with
+--json.
 
 Examples:
   uar score
@@ -66,6 +70,7 @@ func newScoreCmd(env *Env, g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.policy, "policy", "", "policy file (default: policy: in uar.yaml)")
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 5 if findings at or above this risk exist: high, medium or low")
 	cmd.Flags().BoolVar(&o.ai, "ai", false, "also ask the LLM for an advisory review (needs UAR_ANTHROPIC_API_KEY)")
+	cmd.Flags().BoolVar(&o.all, "all", false, "list every finding on a terminal too (piped or --json output always has them all)")
 	return cmd
 }
 
@@ -108,7 +113,7 @@ func runScore(ctx context.Context, env *Env, g *globalOptions, o *scoreOptions) 
 		if err != nil {
 			return err
 		}
-		if err := printFindings(rc, res); err != nil {
+		if err := printFindings(rc, res, o.all); err != nil {
 			return err
 		}
 		if failOn != "" {
@@ -140,7 +145,7 @@ func aiPass(rc *runCtx, explicit bool) review.AIPass {
 	return p
 }
 
-func printFindings(rc *runCtx, res *review.ScoreResult) error {
+func printFindings(rc *runCtx, res *review.ScoreResult, all bool) error {
 	r := res.Rules
 	if rc.g.json {
 		doc := map[string]any{"review": rc.step.Review, "scoring_id": res.ScoringID, "findings": r.Findings, "suppressed": r.Suppressed,
@@ -153,6 +158,9 @@ func printFindings(rc *runCtx, res *review.ScoreResult) error {
 		}
 		return writeJSON(rc.env.Stdout, doc)
 	}
+	if rc.env.StdoutTTY && !all {
+		return printFindingSummary(rc, res)
+	}
 	var rows [][]string
 	for _, list := range [][]model.Finding{r.Findings, res.AIFindings} {
 		for _, f := range list {
@@ -160,4 +168,67 @@ func printFindings(rc *runCtx, res *review.ScoreResult) error {
 		}
 	}
 	return writeTable(rc.env.Stdout, rc.env.StdoutTTY, []string{"RISK", "SYSTEM", "USER", "RULE", "GROUPS", "SOURCE", "DETAIL"}, rows)
+}
+
+// printFindingSummary is score's terminal output: per system the findings
+// by risk and the three highest, each cut to the terminal's width.
+func printFindingSummary(rc *runCtx, res *review.ScoreResult) error {
+	type sys struct {
+		high, medium, low int
+		top               []model.Finding
+	}
+	by := map[string]*sys{}
+	var names []string
+	for _, f := range append(append([]model.Finding{}, res.Rules.Findings...), res.AIFindings...) {
+		s := by[f.System]
+		if s == nil {
+			s = &sys{}
+			by[f.System] = s
+			names = append(names, f.System)
+		}
+		switch f.Risk {
+		case model.RiskHigh:
+			s.high++
+		case model.RiskMedium:
+			s.medium++
+		default:
+			s.low++
+		}
+		s.top = append(s.top, f)
+	}
+	slices.Sort(names)
+	width := 100
+	if rc.env.Width != nil {
+		if w := rc.env.Width(); w > 40 {
+			width = w
+		}
+	}
+	w := rc.env.Stdout
+	if len(names) == 0 {
+		_, err := fmt.Fprintln(w, "no findings")
+		return err
+	}
+	for _, n := range names {
+		s := by[n]
+		fmt.Fprintf(w, "%-20s %3d HIGH  %3d MEDIUM  %3d LOW\n", safeText(n), s.high, s.medium, s.low)
+		slices.SortStableFunc(s.top, func(a, b model.Finding) int { return b.Risk.Rank() - a.Risk.Rank() })
+		for _, f := range s.top[:min(3, len(s.top))] {
+			line := fmt.Sprintf("  %-6s %s: %s", f.Risk, f.UserLogin, f.Detail)
+			fmt.Fprintln(w, truncRunes(safeText(line), width))
+		}
+		if len(s.top) > 3 {
+			fmt.Fprintf(w, "  ... and %d more\n", len(s.top)-3)
+		}
+	}
+	_, err := fmt.Fprintln(w, "\nevery finding: uar score --all")
+	return err
+}
+
+// truncRunes cuts s to n runes, marking the cut with an ellipsis.
+func truncRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:max(0, n-1)]) + "…"
 }

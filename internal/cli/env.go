@@ -37,6 +37,9 @@ type Env struct {
 	PID          int
 	ProcessAlive func(pid int) bool
 
+	// Width is the terminal's width in columns (0 when unknown).
+	Width func() int
+
 	// Environ lists the environment ("K=V"), to warn about misspelled
 	// UAR_* variables; nil lists nothing.
 	Environ func() []string
@@ -77,6 +80,13 @@ func OSEnv(version, commit string) *Env {
 		PID:          os.Getpid(),
 		ProcessAlive: processAlive,
 		Environ:      os.Environ,
+		Width: func() int {
+			w, _, err := term.GetSize(int(os.Stdout.Fd()))
+			if err != nil {
+				return 0
+			}
+			return w
+		},
 		seen:         &configSeen{},
 	}
 }

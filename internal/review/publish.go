@@ -92,6 +92,34 @@ type PublishResult struct {
 	Reviewers    []store.Reviewer
 }
 
+// Objects is one row per object published, with its final action: an
+// object created and then updated in the same run (the review page gets
+// its full body once the tickets exist) is listed once, as created, with
+// its last version and URL.
+func (r *PublishResult) Objects() []store.Publication {
+	out := []store.Publication{}
+	index := map[string]int{}
+	for _, p := range r.Publications {
+		k := p.Service + "\x00" + p.Kind + "\x00" + p.System + "\x00" + p.ExternalID
+		if p.ExternalID == "" { // a dry-run plan row
+			k += "\x00" + p.ExternalKey
+		}
+		i, seen := index[k]
+		if !seen {
+			index[k] = len(out)
+			out = append(out, p)
+			continue
+		}
+		action := out[i].Action
+		if action != store.ActionCreated {
+			action = p.Action
+		}
+		out[i] = p
+		out[i].Action = action
+	}
+	return out
+}
+
 // PublishError is one object that could not be published.
 type PublishError struct {
 	Service string // jira, confluence, slack
@@ -172,7 +200,9 @@ func Publish(ctx context.Context, s *Step, o PublishOptions) (*PublishResult, er
 		return &PublishResult{View: view, Publications: p.plan()}, nil
 	}
 	s.Out.Infof("publishing review %s: %d systems with members, %d without", s.Review, len(view.Systems), len(view.Empty))
-	if err := p.run(ctx); err != nil {
+	err = p.run(ctx)
+	s.Out.ProgressDone()
+	if err != nil {
 		return nil, err
 	}
 	p.sortOut()
@@ -464,7 +494,9 @@ func (p *publisher) record(ctx context.Context, pub store.Publication, head stri
 	}
 	p.mu.Lock()
 	p.out = append(p.out, pub)
+	n := len(p.out)
 	p.mu.Unlock()
+	p.step.Out.Progress("publish: %d objects written (%s %s %s)", n, pub.Service, pub.Kind, pub.System)
 	return nil
 }
 

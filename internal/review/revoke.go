@@ -130,9 +130,15 @@ func Revoke(ctx context.Context, s *Step, o RevokeOptions) (*RevokeResult, error
 	}
 	s.Out.Infof("revoke %s: %d removals planned", s.Review, len(plan))
 	dep := oktaDeprovisioner{t.Okta, s}
+	n := 0
 	outcomes, err := revoke.Apply(ctx, plan, dep, dep, s.now, func(out revoke.Outcome) error {
+		if out.Status != revoke.Planned {
+			n++
+			s.Out.Progress("revoke: %d/%d (%s from %s: %s)", n, len(plan), out.UserLogin, out.GroupName, out.Status)
+		}
 		return recordRevocation(ctx, s, out)
 	})
+	s.Out.ProgressDone()
 	res.Outcomes = outcomes
 	for _, out := range outcomes {
 		if out.Status == revoke.Failed {
