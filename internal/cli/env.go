@@ -87,7 +87,7 @@ func OSEnv(version, commit string) *Env {
 			}
 			return w
 		},
-		seen:         &configSeen{},
+		seen: &configSeen{},
 	}
 }
 
