@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -47,7 +50,22 @@ func runInit(ctx context.Context, env *Env, g *globalOptions) error {
 		cfgPath = "uar.yaml"
 	}
 	var written []string
-	wrote, err := writeNew(cfgPath, []byte(configTemplate))
+	tmpl := configTemplate
+	if g.db != "" {
+		// The config written must point at the store created: the next
+		// command (without --db) must find it.
+		q, err := json.Marshal(g.db) // a YAML double-quoted scalar
+		if err != nil {
+			return err
+		}
+		tmpl = strings.Replace(tmpl, "db: uar.db                      #", fmt.Sprintf("db: %s #", q), 1)
+		if dir := filepath.Dir(g.db); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return fmt.Errorf("init: --db %s: %w", g.db, err)
+			}
+		}
+	}
+	wrote, err := writeNew(cfgPath, []byte(tmpl))
 	if err != nil {
 		return err
 	}
