@@ -87,7 +87,7 @@ func runRevoke(ctx context.Context, env *Env, g *globalOptions, o *revokeOptions
 		return usageErrorf("--max %d: must not be negative", o.max)
 	}
 	return withRun(ctx, env, g, runSpec{command: "revoke", args: g.args, review: rev}, func(ctx context.Context, rc *runCtx) error {
-		res, err := review.Revoke(ctx, rc.step, review.RevokeOptions{DryRun: o.dryRun, MaxPerRun: rc.cfg.Revoke.MaxPerRun, Max: o.max,
+		res, err := review.Revoke(ctx, rc.step, review.RevokeOptions{DryRun: o.dryRun, MaxPerRun: rc.cfg.Revoke.MaxPerRun, Max: o.max, Workers: rc.cfg.Okta.Concurrency,
 			Connect: func(bool) (review.RevokeTargets, error) { return revokeTargets(ctx, rc) }})
 		var br *review.BlastRadiusError
 		if errors.As(err, &br) {

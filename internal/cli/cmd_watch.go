@@ -145,7 +145,7 @@ func watchPass(ctx context.Context, rc *runCtx, since time.Time) error {
 	for _, d := range res.Rejected {
 		rc.ui.Warnf("rejected: %s: %q: %s", d.JiraKey, d.Line, d.Reason)
 	}
-	rr, err := review.Revoke(ctx, rc.step, review.RevokeOptions{MaxPerRun: c.Revoke.MaxPerRun,
+	rr, err := review.Revoke(ctx, rc.step, review.RevokeOptions{MaxPerRun: c.Revoke.MaxPerRun, Workers: c.Okta.Concurrency,
 		Connect: func(bool) (review.RevokeTargets, error) { return revokeTargets(ctx, rc) }})
 	var br *review.BlastRadiusError
 	if errors.As(err, &br) {

@@ -53,7 +53,10 @@ type RevokeOptions struct {
 	// MaxPerRun is revoke.max_per_run; Max (--max) raises it explicitly.
 	MaxPerRun int
 	Max       int
-	Connect   func(dryRun bool) (RevokeTargets, error)
+	// Workers is how many removals may be under way at once
+	// (okta.concurrency; 0 means one at a time).
+	Workers int
+	Connect func(dryRun bool) (RevokeTargets, error)
 }
 
 // BlastRadiusError is a plan larger than the cap: nothing was removed.
@@ -131,7 +134,7 @@ func Revoke(ctx context.Context, s *Step, o RevokeOptions) (*RevokeResult, error
 	s.Out.Infof("revoke %s: %d removals planned", s.Review, len(plan))
 	dep := oktaDeprovisioner{t.Okta, s}
 	n := 0
-	outcomes, err := revoke.Apply(ctx, plan, dep, dep, s.now, func(out revoke.Outcome) error {
+	outcomes, err := revoke.Apply(ctx, plan, o.Workers, dep, dep, s.now, func(out revoke.Outcome) error {
 		if out.Status != revoke.Planned {
 			n++
 			s.Out.Progress("revoke: %d/%d (%s from %s: %s)", n, len(plan), out.UserLogin, out.GroupName, out.Status)

@@ -51,7 +51,7 @@ func revokeTargetsFor(s *Step, sb *sandbox.Running) RevokeTargets {
 }
 
 func revokeOpts(t RevokeTargets) RevokeOptions {
-	return RevokeOptions{MaxPerRun: 25, Connect: func(bool) (RevokeTargets, error) { return t, nil }}
+	return RevokeOptions{MaxPerRun: 25, Workers: 4, Connect: func(bool) (RevokeTargets, error) { return t, nil }}
 }
 
 // The whole revoke step against the sandbox: removals proven in Okta, one

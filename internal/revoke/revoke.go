@@ -11,7 +11,7 @@
 //
 // # Apply
 //
-// [Apply] works through the plan one membership at a time. A membership
+// [Apply] works through the plan a few memberships at a time. A membership
 // that the pre-check finds absent is "already_absent" (no removal is
 // sent; a re-run after a crash between the removal and its record lands
 // here, with the member listing as proof). Otherwise the removal is sent
@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uar-dev/uar/internal/httpx"
@@ -145,25 +146,73 @@ func (o Outcome) Latency() time.Duration {
 	return o.VerifiedAt.Sub(o.DecidedAt)
 }
 
-// Apply applies plan through d, calling record before each removal (with
-// Status Planned, so a crash leaves evidence of the attempt) and after it
-// (the outcome). A record error stops Apply: uar must not act on what it
-// cannot record. now reads the clock for the proof times; log (optional)
-// adds the System Log event to a done removal. Apply returns the outcomes
-// in plan order; it stops early only on a record error or when ctx is done.
-func Apply(ctx context.Context, plan []Request, d Deprovisioner, log AuditLog, now func() time.Time, record func(Outcome) error) ([]Outcome, error) {
-	var out []Outcome
-	for _, r := range plan {
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
-		o, err := applyOne(ctx, r, d, log, now, record)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, o)
+// Apply applies plan through d with up to workers removals under way at
+// once (each an independent membership; Okta's rate limit is the client's
+// to keep), calling record before each removal (with Status Planned, so a
+// crash leaves evidence of the attempt) and after it (the outcome); record
+// is never called concurrently. A record error stops Apply from starting
+// more removals (uar must not act on what it cannot record); those under
+// way finish. now reads the clock for the proof times; log (optional) adds
+// the System Log event to a done removal. Apply returns the outcomes of
+// the finished removals in plan order, and the first record error or
+// ctx's error.
+func Apply(ctx context.Context, plan []Request, workers int, d Deprovisioner, log AuditLog, now func() time.Time, record func(Outcome) error) ([]Outcome, error) {
+	workers = max(1, min(workers, len(plan)))
+	var (
+		recordMu sync.Mutex
+		errMu    sync.Mutex
+		firstErr error
+	)
+	serialRecord := func(o Outcome) error {
+		recordMu.Lock()
+		defer recordMu.Unlock()
+		return record(o)
 	}
-	return out, nil
+	stop := make(chan struct{})
+	fail := func(err error) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+			close(stop)
+		}
+	}
+	outcomes := make([]Outcome, len(plan))
+	finished := make([]bool, len(plan))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				o, err := applyOne(ctx, plan[i], d, log, now, serialRecord)
+				if err != nil {
+					fail(err)
+					continue
+				}
+				outcomes[i], finished[i] = o, true
+			}
+		})
+	}
+feed:
+	for i := range plan {
+		select {
+		case next <- i:
+		case <-stop:
+			break feed
+		case <-ctx.Done():
+			fail(ctx.Err())
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	var out []Outcome
+	for i, o := range outcomes {
+		if finished[i] {
+			out = append(out, o)
+		}
+	}
+	return out, firstErr
 }
 
 func applyOne(ctx context.Context, r Request, d Deprovisioner, log AuditLog, now func() time.Time, record func(Outcome) error) (Outcome, error) {
