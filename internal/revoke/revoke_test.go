@@ -3,8 +3,8 @@ package revoke
 import (
 	"context"
 	"errors"
-	"net/http"
 	"fmt"
+	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -19,8 +19,8 @@ import (
 // fakeOkta is a Deprovisioner over a set of memberships.
 type fakeOkta struct {
 	mu        sync.Mutex
-	inFlight  int // removals under way now
-	maxFlight int // most removals ever under way at once
+	inFlight  int             // removals under way now
+	maxFlight int             // most removals ever under way at once
 	members   map[string]bool // "gid/uid"
 	refuse    map[string]error
 	readd     map[string]bool // a rule puts the user back at once
@@ -100,8 +100,8 @@ func TestApplyOutcomes(t *testing.T) {
 	f := &fakeOkta{
 		sequential: true,
 		members:    map[string]bool{"g1/u1": true, "gapp/u1": true, "grule/u1": true, "gback/u1": true},
-		refuse:  map[string]error{"gapp/u1": app},
-		readd:   map[string]bool{"gback/u1": true},
+		refuse:     map[string]error{"gapp/u1": app},
+		readd:      map[string]bool{"gback/u1": true},
 	}
 	rule := req("grule", "u1")
 	rule.Source = model.SourceRule
