@@ -94,27 +94,25 @@ func (b *builder) hrRecord(line int, prefix string, vals map[string]string) {
 	if r.ManagerEmail != "" && !isAddress(r.ManagerEmail) {
 		fieldErr("manager_email", "%q is not an e-mail address", vals["manager_email"])
 	}
-	if bad {
-		return
-	}
+	// A person is registered even from a row with other problems, so a
+	// second row for them is reported too.
 	r.Email = strings.ToLower(r.Email)
-	if r.Email != "" {
+	if r.Email != "" && isAddress(r.Email) {
 		if first, dup := b.hr.emails[r.Email]; dup {
-			b.add(line, prefix+"email", "duplicate person: %s is already on line %d", r.Email, first)
-			return
+			fieldErr("email", "duplicate person: %s is already on line %d", r.Email, first)
+		} else {
+			b.hr.emails[r.Email] = line
 		}
 	}
 	if r.EmployeeID != "" {
 		if first, dup := b.hr.ids[r.EmployeeID]; dup {
-			b.add(line, prefix+"employee_id", "duplicate person: employee_id %s is already on line %d", r.EmployeeID, first)
-			return
+			fieldErr("employee_id", "duplicate person: employee_id %s is already on line %d", r.EmployeeID, first)
+		} else {
+			b.hr.ids[r.EmployeeID] = line
 		}
 	}
-	if r.Email != "" {
-		b.hr.emails[r.Email] = line
-	}
-	if r.EmployeeID != "" {
-		b.hr.ids[r.EmployeeID] = line
+	if bad {
+		return
 	}
 	b.hr.records = append(b.hr.records, r)
 }
