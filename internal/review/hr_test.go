@@ -3,7 +3,9 @@ package review
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -297,4 +299,76 @@ func TestGeneratedHR(t *testing.T) {
 			t.Errorf("no %s finding in a generated org: %v", c, count)
 		}
 	}
+}
+
+// The reviewer context comes from the store only: the roles of the
+// recorded policy (privileged first), peers in the department among the
+// population, and the previous review's decisions; building the view
+// again gives the same context, byte for byte.
+func TestViewContextFromStore(t *testing.T) {
+	ctx := context.Background()
+	sb := startSandbox(t, sandbox.ReferenceOrg())
+	cs := newClockedStore(t)
+	cs.now = prevNow
+	cs.snapshot(t, sb, prevRev)
+	cs.score(t, prevRev)
+	csv := []byte("system,action,target,group,decided_by_email,decided_at,justification\n" +
+		"NetSuite,REVOKE,bob.smith@company.com,,nina.patel@company.com,2026-09-02T10:00:00Z,dormant\n" +
+		"NetSuite,CERTIFY,alice.nguyen@company.com,,nina.patel@company.com,2026-09-02T10:00:00Z,\n")
+	s := cs.step(t, "parse-decisions", prevRev)
+	if _, err := ParseDecisions(ctx, s, DecisionsOptions{Systems: sandbox.ReferenceSystems(), CSV: &CSVFile{Name: "q3.csv", Data: csv}}); err != nil {
+		t.Fatal(err)
+	}
+	cs.now = testNow
+	cs.snapshot(t, sb, rev)
+	cs.score(t, rev)
+
+	load := func() *model.ReviewView {
+		v, err := LoadView(ctx, cs.step(t, "publish", rev), ViewOptions{Systems: sandbox.ReferenceSystems(), WindowDays: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v := load()
+	if v.PreviousReview != prevRev {
+		t.Fatalf("previous review %q", v.PreviousReview)
+	}
+	ns := v.Systems[0]
+	if ns.System.Name != "NetSuite" {
+		t.Fatalf("systems %+v", v.Systems)
+	}
+	type row struct{ group, user, tier, peers, prev string }
+	var got []row
+	for _, a := range ns.Access {
+		got = append(got, row{a.GroupName, strings.Split(a.UserLogin, "@")[0], a.Tier, fmtPeers(a), a.PrevDecision})
+	}
+	want := []row{
+		{"SOX-NetSuite-Admins", "carol.wong", "privileged", "1 of 5 in Finance", "pending"},
+		{"SOX-NetSuite-Admins", "dave.kim", "privileged", "1 of 1 in IT", "pending"},
+		{"SOX-NetSuite-Users", "alice.nguyen", "standard", "4 of 5 in Finance", "certified"},
+		{"SOX-NetSuite-Users", "bob.smith", "standard", "4 of 5 in Finance", "revoked"},
+		{"SOX-NetSuite-Users", "frank.miller", "standard", "", "pending"},
+		{"SOX-NetSuite-Users", "ivan.petrov", "standard", "4 of 5 in Finance", "pending"},
+		{"SOX-NetSuite-Users", "nina.patel", "standard", "4 of 5 in Finance", "pending"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("NetSuite access\n got %v\nwant %v", got, want)
+	}
+	if len(ns.Roles) != 2 || ns.Roles[0] != (model.GroupRole{GroupName: "SOX-NetSuite-Admins", Tier: "privileged", Members: 2,
+		Allows: "Administration of the system, including users, roles and configuration."}) || ns.Roles[1].Members != 5 {
+		t.Errorf("roles %+v", ns.Roles)
+	}
+	// Again, from another run: the same context.
+	again := load()
+	if !reflect.DeepEqual(again.Systems, v.Systems) || again.PreviousReview != v.PreviousReview {
+		t.Error("the context changed between two builds from the same store")
+	}
+}
+
+func fmtPeers(a model.AccessRow) string {
+	if a.DeptSize == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d in %s", a.DeptPeers, a.DeptSize, a.Department)
 }
