@@ -128,47 +128,46 @@ type HREvidence struct {
 	PreviousListingID   int64   `json:"previous_hr_listing_id,omitempty"`
 }
 
-// loadHR gathers the HR evidence of a scoring of review: its current HR
-// listing and the previous review's population and listing.
-func loadHR(ctx context.Context, st *store.Store, review string) (score.HR, HREvidence, error) {
-	var hr score.HR
+// loadHR gathers the HR evidence of a scoring of review over its current
+// population snap: its current HR listing and, for the previous review,
+// its listing and the earlier memberships of the users who moved.
+func loadHR(ctx context.Context, st *store.Store, review string, snap *model.Snapshot) (score.HR, HREvidence, error) {
 	var ev HREvidence
 	cur, err := st.CurrentHRListing(ctx, review)
 	if errors.Is(err, store.ErrNotFound) {
-		return hr, ev, nil
+		return score.HR{}, ev, nil
 	} else if err != nil {
-		return hr, ev, err
-	}
-	if hr.Listing, err = st.LoadHRListing(ctx, cur.ID); err != nil {
-		return hr, ev, err
+		return score.HR{}, ev, err
 	}
 	ev.ListingID = cur.ID
 	prev, err := PreviousReview(ctx, st, review)
-	if err != nil || prev == "" {
-		return hr, ev, err
-	}
-	pop, err := LoadPopulation(ctx, st, prev)
 	if err != nil {
-		return hr, ev, err
+		return score.HR{}, ev, err
 	}
-	hr.Previous = &score.PreviousReview{Review: prev, Snap: pop.Snap}
-	ev.PreviousReview, ev.PreviousSnapshotIDs = prev, pop.IDs
-	pl, err := st.CurrentHRListing(ctx, prev)
-	if errors.Is(err, store.ErrNotFound) {
-		return hr, ev, nil
-	} else if err != nil {
-		return hr, ev, err
+	if prev != "" {
+		snaps, err := st.CurrentSnapshots(ctx, prev)
+		if err != nil {
+			return score.HR{}, ev, err
+		}
+		ev.PreviousReview = prev
+		for _, s := range snaps {
+			ev.PreviousSnapshotIDs = append(ev.PreviousSnapshotIDs, s.ID)
+		}
+		switch pl, err := st.CurrentHRListing(ctx, prev); {
+		case err == nil:
+			ev.PreviousListingID = pl.ID
+		case !errors.Is(err, store.ErrNotFound):
+			return score.HR{}, ev, err
+		}
 	}
-	if hr.Previous.Listing, err = st.LoadHRListing(ctx, pl.ID); err != nil {
-		return hr, ev, err
-	}
-	ev.PreviousListingID = pl.ID
-	return hr, ev, nil
+	hr, err := recordedHR(ctx, st, ev, snap)
+	return hr, ev, err
 }
 
-// recordedHR rebuilds the HR evidence a scoring pass recorded, from the
-// store only.
-func recordedHR(ctx context.Context, st *store.Store, ev HREvidence) (score.HR, error) {
+// recordedHR loads the HR evidence ev names, from the store only: the
+// listings, and the previous review's memberships of the users of snap
+// who moved (score.MoverCandidates).
+func recordedHR(ctx context.Context, st *store.Store, ev HREvidence, snap *model.Snapshot) (score.HR, error) {
 	var hr score.HR
 	var err error
 	if ev.ListingID == 0 {
@@ -180,16 +179,16 @@ func recordedHR(ctx context.Context, st *store.Store, ev HREvidence) (score.HR, 
 	if ev.PreviousReview == "" {
 		return hr, nil
 	}
-	hr.Previous = &score.PreviousReview{Review: ev.PreviousReview}
-	if hr.Previous.Snap, err = st.LoadSnapshot(ctx, ev.PreviousSnapshotIDs); err != nil {
+	hr.Previous = &score.PreviousReview{Review: ev.PreviousReview, Snap: &model.Snapshot{}}
+	if ev.PreviousListingID == 0 {
+		return hr, nil
+	}
+	if hr.Previous.Listing, err = st.LoadHRListing(ctx, ev.PreviousListingID); err != nil {
 		return hr, err
 	}
-	if ev.PreviousListingID != 0 {
-		if hr.Previous.Listing, err = st.LoadHRListing(ctx, ev.PreviousListingID); err != nil {
-			return hr, err
-		}
-	}
-	return hr, nil
+	movers := score.MoverCandidates(snap, hr.Listing, hr.Previous.Listing)
+	hr.Previous.Snap, err = st.LoadMembershipsOf(ctx, ev.PreviousSnapshotIDs, movers)
+	return hr, err
 }
 
 // rederiveHR re-parses every HR listing's recorded file and compares the

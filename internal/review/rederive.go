@@ -234,7 +234,7 @@ func rederiveScorings(ctx context.Context, s *store.Store) ([]evidence.Problem, 
 		} else if err != nil {
 			return nil, err
 		}
-		hr, err := recordedHR(ctx, s, params.HR)
+		hr, err := recordedHR(ctx, s, params.HR, snap)
 		if errors.Is(err, store.ErrNotFound) {
 			bad("its HR evidence is missing: " + err.Error())
 			continue

@@ -79,7 +79,7 @@ func Score(ctx context.Context, s *Step, in ScoreInput) (*ScoreResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	hr, hrEv, err := loadHR(ctx, s.Store, s.Review)
+	hr, hrEv, err := loadHR(ctx, s.Store, s.Review, pop.Snap)
 	if err != nil {
 		return nil, err
 	}

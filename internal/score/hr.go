@@ -73,11 +73,38 @@ type HR struct {
 }
 
 // PreviousReview is what mover_kept_access compares with: the previous
-// review's HR listing and its access population.
+// review's HR listing and its access population. Only Snap's groups and
+// memberships are read, and only the memberships of the users
+// [MoverCandidates] names matter: a caller may load just those.
 type PreviousReview struct {
 	Review  string
 	Listing *model.HRListing // nil when that review has no HR listing
 	Snap    *model.Snapshot
+}
+
+// MoverCandidates returns the ids of the users of snap whose HR record in
+// cur shows another department or title than the same person's record in
+// prev (matched as mover_kept_access matches them), sorted: the only users
+// whose previous memberships the check reads.
+func MoverCandidates(snap *model.Snapshot, cur, prev *model.HRListing) []string {
+	if cur == nil || prev == nil {
+		return []string{}
+	}
+	ci, pi := newHRIndex(cur), newHRIndex(prev)
+	out := []string{}
+	for i := range snap.Users {
+		u := &snap.Users[i]
+		h := ci.match(u)
+		if h < 0 {
+			continue
+		}
+		r := &ci.recs[h]
+		if p := pi.same(r); p >= 0 && (changed(pi.recs[p].Department, r.Department) || changed(pi.recs[p].Title, r.Title)) {
+			out = append(out, u.ID)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // hrIndex matches users to the records of one HR listing: by email

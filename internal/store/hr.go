@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uar-dev/uar/internal/model"
@@ -190,4 +192,73 @@ func (s *Store) AccessOutcomes(ctx context.Context, review string) ([]AccessOutc
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// LoadMembershipsOf reads part of the given snapshots: every group, and
+// the memberships of the given users only (no user rows), sorted like
+// LoadSnapshot's. It is what a comparison with an earlier population needs
+// for a few users without loading the whole population.
+func (s *Store) LoadMembershipsOf(ctx context.Context, snapshotIDs []int64, userIDs []string) (*model.Snapshot, error) {
+	snap := &model.Snapshot{Groups: []model.Group{}, Memberships: []model.Membership{}}
+	if len(snapshotIDs) == 0 {
+		return snap, nil
+	}
+	ids := make([]any, len(snapshotIDs))
+	for i, id := range snapshotIDs {
+		ids[i] = id
+	}
+	in := "(" + placeholders(len(ids)) + ")"
+	rows, err := s.db.QueryContext(ctx, `SELECT group_id, name, description, type, system, role, rule_managed FROM snapshot_groups
+		WHERE snapshot_id IN `+in+` ORDER BY group_id`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("store: load groups: %w", err)
+	}
+	for rows.Next() {
+		var g model.Group
+		var rm int
+		if err := rows.Scan(&g.ID, &g.Name, &g.Description, &g.Type, &g.System, &g.Role, &rm); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		g.RuleManaged = rm != 0
+		snap.Groups = append(snap.Groups, g)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	const chunk = 500 // bound the number of bound parameters per query
+	for start := 0; start < len(userIDs); start += chunk {
+		part := userIDs[start:min(start+chunk, len(userIDs))]
+		args := append(append(make([]any, 0, len(ids)+len(part)), ids...), anySlice(part)...)
+		rows, err := s.db.QueryContext(ctx, `SELECT group_id, user_id, source FROM snapshot_memberships
+			WHERE snapshot_id IN `+in+` AND user_id IN (`+placeholders(len(part))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: load memberships: %w", err)
+		}
+		for rows.Next() {
+			var m model.Membership
+			if err := rows.Scan(&m.GroupID, &m.UserID, &m.Source); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			snap.Memberships = append(snap.Memberships, m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(snap.Memberships, func(a, b model.Membership) int {
+		return cmp.Or(cmp.Compare(a.GroupID, b.GroupID), cmp.Compare(a.UserID, b.UserID))
+	})
+	return snap, nil
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -124,5 +125,42 @@ func TestReviewTimesAndAccessOutcomes(t *testing.T) {
 	}
 	if len(out) != 1 || out[0] != (AccessOutcome{System: "NS", GroupName: "SOX-NS-Admins", UserEmail: "Dave@x.com", UserLogin: "dave", Decision: model.AccessPending}) {
 		t.Errorf("outcomes %+v", out)
+	}
+}
+
+func TestLoadMembershipsOf(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "uar.db"), Options{Create: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	snap := &model.Snapshot{
+		Groups: []model.Group{{ID: "g1", Name: "A", System: "S"}, {ID: "g2", Name: "B", System: "S"}},
+		Users:  []model.User{{ID: "u1", Login: "a"}, {ID: "u2", Login: "b"}, {ID: "u3", Login: "c"}},
+		Memberships: []model.Membership{{GroupID: "g1", UserID: "u1", Source: "direct"}, {GroupID: "g2", UserID: "u1", Source: "rule"},
+			{GroupID: "g1", UserID: "u2", Source: "direct"}, {GroupID: "g2", UserID: "u3", Source: "direct"}},
+	}
+	var sid int64
+	if err := s.WithTx(ctx, func(tx *Tx) error {
+		sid, err = tx.InsertSnapshot(ctx, SnapshotHeader{Review: "R", Source: SnapshotOkta, RunID: "r"}, snap, "E1")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	users := []string{"u3", "u1", "nobody"}
+	for i := range 600 { // more than one chunk of bound parameters
+		users = append(users, fmt.Sprintf("x%d", i))
+	}
+	got, err := s.LoadMembershipsOf(ctx, []int64{sid}, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []model.Membership{{GroupID: "g1", UserID: "u1", Source: "direct"}, {GroupID: "g2", UserID: "u1", Source: "rule"}, {GroupID: "g2", UserID: "u3", Source: "direct"}}
+	if !reflect.DeepEqual(got.Memberships, want) || len(got.Groups) != 2 || len(got.Users) != 0 {
+		t.Errorf("got %+v", got)
+	}
+	if got, err := s.LoadMembershipsOf(ctx, nil, users); err != nil || len(got.Memberships) != 0 {
+		t.Errorf("no snapshot: %+v %v", got, err)
 	}
 }
