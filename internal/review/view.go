@@ -159,7 +159,7 @@ func BuildView(systems []model.System, snap *model.Snapshot, findings []model.Fi
 		if fs == nil {
 			fs = []model.Finding{}
 		}
-		v.Systems = append(v.Systems, model.SystemReview{System: sys, Risk: risk, Access: rows, Findings: fs})
+		v.Systems = append(v.Systems, model.SystemReview{System: sys, Risk: risk, Access: rows, Roles: []model.GroupRole{}, Findings: fs})
 	}
 	return v
 }
