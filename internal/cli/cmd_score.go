@@ -144,6 +144,9 @@ func printFindings(rc *runCtx, res *review.ScoreResult) error {
 	if rc.g.json {
 		doc := map[string]any{"review": rc.step.Review, "scoring_id": res.ScoringID, "findings": r.Findings, "suppressed": r.Suppressed,
 			"systems": r.Systems, "notes": r.Notes, "skipped": r.Skipped, "ai_findings": res.AIFindings}
+		if r.HR.Members > 0 {
+			doc["hr"] = r.HR
+		}
 		if res.AI != nil {
 			doc["ai_disagreements"] = res.AI.Disagreements
 		}

@@ -191,6 +191,24 @@ func TestHRChecksSkippedWithoutListing(t *testing.T) {
 	}
 }
 
+// A listing that matches few of the users holding access (another
+// company's file, other addresses) is flagged, not silently scored.
+func TestHRListingThatMatchesFewIsWarned(t *testing.T) {
+	sb := startSandbox(t, sandbox.ReferenceOrg())
+	cs := newClockedStore(t)
+	cs.snapshot(t, sb, rev)
+	cs.importHR(t, rev, "other.csv", []byte("email,status\nsomeone@other.example,active\nalice.nguyen@company.com,active\n"))
+	res, out := cs.score(t, rev)
+	if res.Rules.HR != (score.HRMatch{Members: 8, Matched: 1}) {
+		t.Errorf("match %+v", res.Rules.HR)
+	}
+	for _, want := range []string{"info: HR listing 1: an HR record matched 1 of the 8 users holding access", "warn: the HR listing matches fewer than half"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // A new listing replaces the earlier one; findings scored against the
 // earlier one are refused downstream until the review is scored again.
 func TestHRListingReplacesAndStalesTheScoring(t *testing.T) {

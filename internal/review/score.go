@@ -90,6 +90,12 @@ func Score(ctx context.Context, s *Step, in ScoreInput) (*ScoreResult, error) {
 	for _, n := range res.Skipped {
 		s.Out.Infof("note: %s", n)
 	}
+	if m := res.HR; m.Members > 0 {
+		s.Out.Infof("HR listing %d: an HR record matched %d of the %d users holding access", hrEv.ListingID, m.Matched, m.Members)
+		if m.Matched*2 < m.Members {
+			s.Out.Warnf("the HR listing matches fewer than half of the users holding access: check that it is the whole company's listing and that emails or employee ids agree with Okta")
+		}
+	}
 	out := &ScoreResult{Rules: res, AIFindings: []model.Finding{}}
 	aiEv := runAIPass(ctx, s, in.AI, pop.Snap, res.Findings, out)
 

@@ -50,6 +50,15 @@ type Result struct {
 	// checks without an HR listing; mover_kept_access without a previous
 	// review's listing).
 	Skipped []string `json:"skipped"`
+	// HR counts, when the review has an HR listing, the users holding
+	// access and how many of them an HR record matched.
+	HR HRMatch `json:"hr,omitzero"`
+}
+
+// HRMatch is how much of the population an HR listing covered.
+type HRMatch struct {
+	Members int `json:"members"` // users holding at least one membership
+	Matched int `json:"matched"` // of those, users an HR record matched
 }
 
 // SystemRisk is the risk summary of one system.
@@ -550,7 +559,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // finding per rule and system), applies the exceptions and materialises
 // the model.Finding values into exactly-sized slices.
 func (ev *evaluator) finish() Result {
-	res := Result{Suppressed: []model.Finding{}, Systems: []SystemRisk{}, Notes: []string{}, Skipped: append([]string{}, ev.hr.skipped...)}
+	res := Result{Suppressed: []model.Finding{}, Systems: []SystemRisk{}, Notes: []string{}, Skipped: append([]string{}, ev.hr.skipped...), HR: ev.hr.match}
 	day := time.Date(ev.asOf.Year(), ev.asOf.Month(), ev.asOf.Day(), 0, 0, 0, 0, time.UTC)
 
 	userRank := make([]int32, len(ev.users))

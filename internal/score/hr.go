@@ -168,6 +168,7 @@ type hrState struct {
 	// in the previous review, in systems of the current population.
 	prevGroups map[string][]string
 	skipped    []string
+	match      HRMatch
 }
 
 func (ev *evaluator) indexHR(hr HR) {
@@ -226,6 +227,10 @@ func (ev *evaluator) scoreHR(ui int, gs []int32) {
 	u := &ev.users[ui]
 	c := &ev.p.Checks
 	hi := ev.hr.cur.match(u)
+	ev.hr.match.Members++
+	if hi >= 0 {
+		ev.hr.match.Matched++
+	}
 	if hi < 0 {
 		if c.NoHRRecord.Enabled && !containsFold(c.NoHRRecord.ExceptUserTypes, u.UserType) {
 			detail := fmt.Sprintf("%s (%s) holds %s but matches no person in the HR listing, by email or by employee id: HR cannot vouch that the account belongs to a current employee. %s",

@@ -170,6 +170,9 @@ func TestNoHRRecord(t *testing.T) {
 	})
 	res := EvaluateHR(hrOnly(t), snap, asOf, HR{Listing: l})
 	sameKeys(t, hrKeys(res), []key{{CheckNoHRRecord, "ivan.petrov@company.com", "NetSuite"}})
+	if res.HR != (HRMatch{Members: 6, Matched: 4}) {
+		t.Errorf("match %+v", res.HR)
+	}
 	f := find(t, res.Findings, CheckNoHRRecord, "ivan.petrov@company.com")
 	if f.Risk != model.RiskMedium || !strings.Contains(f.Detail, "AP Specialist Ivan Petrov (Finance) (ivan.petrov@company.com) holds SOX-NetSuite-Users but matches no person in the HR listing") {
 		t.Errorf("finding %+v", f)
