@@ -97,11 +97,13 @@ const (
 // (privileged groups come first) and ends with how many accesses are only
 // on the Confluence page; a group's description is cut at jiraMaxAllows
 // characters.
-// The findings list gets at most jiraFindingsBytes of it, so that the
-// access list always has room.
+// The findings list gets at most jiraFindingsBytes of it and the groups
+// list jiraGroupsBytes (privileged groups first), so that the access list
+// always has room.
 const (
 	JiraMaxDescriptionBytes = 30000
 	jiraFindingsBytes       = 18000
+	jiraGroupsBytes         = 4000
 	jiraMaxAllows           = 300
 )
 
@@ -235,6 +237,7 @@ func jiraGroups(s model.SystemReview) []adfNode {
 		return nil
 	}
 	var items []adfNode
+	used := 0
 	for _, r := range s.Roles {
 		about := fmt.Sprintf(" (%d member(s))", r.Members)
 		if r.Tier != "" {
@@ -244,9 +247,20 @@ func jiraGroups(s model.SystemReview) []adfNode {
 		if a := strings.TrimSpace(r.Allows); a != "" {
 			item.Content = append(item.Content, adfText(": "+truncRunes(a, jiraMaxAllows))...)
 		}
+		b, err := marshalJSON(item)
+		if err != nil { // text nodes of strings always encode
+			break
+		}
+		if used += len(b) + len(`{"type":"listItem","content":[]},`); used > jiraGroupsBytes {
+			break
+		}
 		items = append(items, item)
 	}
-	return []adfNode{adfHeading(2, "Groups"), adfBullets(items)}
+	out := []adfNode{adfHeading(2, "Groups"), adfBullets(items)}
+	if more := len(s.Roles) - len(items); more > 0 {
+		out = append(out, adfPara(adfText(fmt.Sprintf("…and %d more group(s): see the Confluence page.", more))))
+	}
+	return out
 }
 
 // jiraAccessItem is one access of the ticket's list with its context:

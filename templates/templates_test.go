@@ -633,6 +633,9 @@ func TestJiraAccessListBounded(t *testing.T) {
 		t.Error("a 'more' line for a small system")
 	}
 	long := strings.Repeat("x", 200)
+	for i := range 500 { // a system of many groups, each described at length
+		s.Roles = append(s.Roles, model.GroupRole{GroupName: fmt.Sprintf("SOX-NetSuite-%d-%s", i, long), Members: 1, Allows: strings.Repeat("allows ", 100)})
+	}
 	for i := range 5000 {
 		s.Access = append(s.Access, model.AccessRow{GroupName: "SOX-NetSuite-" + long, UserEmail: fmt.Sprintf("u%d.%s@company.com", i, long),
 			Department: long, DeptPeers: 1, DeptSize: 9, MembershipSource: "direct", PrevDecision: "certified"})
@@ -652,5 +655,9 @@ func TestJiraAccessListBounded(t *testing.T) {
 	}
 	if !strings.HasPrefix(plain[strings.Index(plain, "Access to review\n"):], "Access to review\ncarol.wong@company.com in SOX-NetSuite-Admins (privileged)") {
 		t.Error("privileged accesses are not listed first")
+	}
+	groups := strings.Count(plain, " member(s))")
+	if groups < 2 || !strings.Contains(plain, fmt.Sprintf("…and %d more group(s): see the Confluence page.", 502-groups)) {
+		t.Errorf("%d groups listed; no matching 'more' line", groups)
 	}
 }
