@@ -24,12 +24,14 @@ import (
 // most [MaxAccessRowsPerPage] rows (split s.Access into consecutive parts
 // and render each part). [SplitAccess] applies both rules for a view. At
 // the measured size the limits keep the review page under ~1 MB for the
-// inline tables and every child page under ~1 MB, far below 5 MB even if
-// the rows are 3–4 times larger than measured.
+// inline tables (4,000 × 250 bytes; each system's groups table adds a row
+// per group, not per access) and every child page under ~1 MB, below 5 MB
+// even if the rows are 4 times larger than measured.
 const (
-	// AccessRowBytes is the measured size of one rendered access row
-	// (TestAccessRowBytes keeps it honest).
-	AccessRowBytes = 200
+	// AccessRowBytes is the measured size of one rendered access row,
+	// with its reviewer context (peers in the department, the previous
+	// decision); TestAccessRowBytes keeps it honest.
+	AccessRowBytes = 250
 	// MaxInlineAccessRows is the largest access table kept on the review
 	// page itself.
 	MaxInlineAccessRows = 500
@@ -104,6 +106,13 @@ func riskLozenge(r model.Risk) (colour, title string) {
 
 type cfRow struct {
 	Group, User, Name, Department, Title, Type, Status, LastLogin, Source, Risk string
+	Privileged                                                                  bool
+	Peers, PrevDecision                                                         string
+}
+
+type cfRole struct {
+	Group, Tier, Allows string
+	Members             int
 }
 
 type cfFinding struct {
@@ -117,7 +126,9 @@ type cfSystem struct {
 	Child                              bool // access table on a child page
 	AccessCount                        int
 	Findings                           []cfFinding
+	Roles                              []cfRole
 	Rows                               []cfRow
+	Prev                               string // the previous review, heading its decision column
 }
 
 type cfPage struct {
@@ -161,6 +172,7 @@ type cfAccessPage struct {
 	Name, Review, RunID, RunAt, LedgerHead, PageURL string
 	AccessCount                                     int
 	Rows                                            []cfRow
+	Prev                                            string
 }
 
 func cfRows(rows []model.AccessRow) []cfRow {
@@ -171,22 +183,50 @@ func cfRows(rows []model.AccessRow) []cfRow {
 			last = utcDate(r.LastLogin)
 		}
 		out[i] = cfRow{
-			Group:      XMLText(r.GroupName),
-			User:       XMLText(userOf(r)),
-			Name:       XMLText(r.UserName),
-			Department: XMLText(r.Department),
-			Title:      XMLText(r.Title),
-			Type:       XMLText(r.UserType),
-			Status:     XMLText(r.UserStatus),
-			LastLogin:  last,
-			Source:     XMLText(r.MembershipSource),
-			Risk:       XMLText(string(r.Risk)),
+			Privileged:   r.Tier == model.TierPrivileged,
+			Peers:        XMLText(PeersText(r)),
+			PrevDecision: XMLText(r.PrevDecision),
+			Group:        XMLText(r.GroupName),
+			User:         XMLText(userOf(r)),
+			Name:         XMLText(r.UserName),
+			Department:   XMLText(r.Department),
+			Title:        XMLText(r.Title),
+			Type:         XMLText(r.UserType),
+			Status:       XMLText(r.UserStatus),
+			LastLogin:    last,
+			Source:       XMLText(r.MembershipSource),
+			Risk:         XMLText(string(r.Risk)),
 		}
 	}
 	return out
 }
 
-func cfSystemOf(s model.SystemReview) cfSystem {
+// PeersText says how common the row's group is in the user's department
+// ("3 of 41 in Finance"), or "" when the user has no department.
+func PeersText(r model.AccessRow) string {
+	if r.DeptSize == 0 || strings.TrimSpace(r.Department) == "" {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d in %s", r.DeptPeers, r.DeptSize, strings.TrimSpace(r.Department))
+}
+
+// TierText names a group's tier for reviewers ("–" when no role says).
+func TierText(tier string) string {
+	if tier == "" {
+		return "–"
+	}
+	return tier
+}
+
+func cfRoles(rs []model.GroupRole) []cfRole {
+	out := make([]cfRole, len(rs))
+	for i, r := range rs {
+		out[i] = cfRole{Group: XMLText(r.GroupName), Tier: XMLText(TierText(r.Tier)), Allows: XMLText(r.Allows), Members: r.Members}
+	}
+	return out
+}
+
+func cfSystemOf(s model.SystemReview, prev string) cfSystem {
 	colour, title := riskLozenge(highestRisk(s))
 	cs := cfSystem{
 		Name:        XMLText(s.System.Name),
@@ -198,6 +238,8 @@ func cfSystemOf(s model.SystemReview) cfSystem {
 		ChildURL:    webURL(s.PageURL),
 		Child:       strings.TrimSpace(s.PageURL) != "",
 		AccessCount: len(s.Access),
+		Roles:       cfRoles(s.Roles),
+		Prev:        XMLText(prev),
 	}
 	if cs.Owner == "" {
 		cs.Owner = "(no owner configured)"
@@ -241,7 +283,7 @@ func ConfluencePage(v model.ReviewView) (string, error) {
 		if highestRisk(s) == model.RiskHigh {
 			p.HighCount++
 		}
-		p.Systems = append(p.Systems, cfSystemOf(s))
+		p.Systems = append(p.Systems, cfSystemOf(s, v.PreviousReview))
 	}
 	for _, e := range v.Empty {
 		p.Empty = append(p.Empty, XMLText(e))
@@ -266,6 +308,7 @@ func ConfluenceAccessPage(v model.ReviewView, s model.SystemReview) (string, err
 		PageURL:     webURL(v.PageURL),
 		AccessCount: len(s.Access),
 		Rows:        cfRows(s.Access),
+		Prev:        XMLText(v.PreviousReview),
 	}
 	return cfRender("confluence_access", p)
 }

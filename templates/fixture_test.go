@@ -33,7 +33,7 @@ func fixtureView() model.ReviewView {
 		return r
 	}
 	const head = "42:9f2c6a1e5b7d3c08a4e1f6b2d9c07e35a8b4f1d2c6e9a0b3d7f5e2c1a4b8d6f0"
-	return model.ReviewView{
+	v := model.ReviewView{
 		Review:      "2026-Q4",
 		RunID:       "run-0001",
 		RunAt:       day("2026-12-01T09:00:00Z"),
@@ -91,7 +91,49 @@ func fixtureView() model.ReviewView {
 				JiraURL: "https://acme.atlassian.net/browse/UAR-2",
 			},
 		},
-		Empty: []string{"Coupa"},
+		Empty:          []string{"Coupa"},
+		PreviousReview: "2026-Q3",
+	}
+	addFixtureContext(&v)
+	return v
+}
+
+// addFixtureContext gives the fixture the reviewer context the review
+// layer computes: tiers from the policy's roles, department peers, the
+// previous review's outcome; privileged groups first.
+func addFixtureContext(v *model.ReviewView) {
+	dept := map[string]int{"Finance": 4, "IT": 1, "Sales Ops": 1, "HR": 1} // people per department
+	peers := map[string]int{"SOX-NetSuite-Admins/Finance": 1, "SOX-NetSuite-Admins/IT": 1, "SOX-NetSuite-Users/Finance": 3,
+		"SOX-Salesforce-Admins/Sales Ops": 1, "SOX-Workday-Admins/Finance": 1, "SOX-Workday-Users/HR": 1}
+	prev := map[string]string{"carol.wong@company.com": model.AccessCertified, "dave.kim@company.com": model.AccessCertified,
+		"alice.chen@company.com": model.AccessCertified, "ivan.petrov@company.com": model.AccessNew, "nina.patel@company.com": model.AccessPending,
+		"erin.lee@company.com": model.AccessCertified, "bob.martin@company.com": model.AccessRevoked}
+	roles := map[string]model.GroupRole{
+		"SOX-NetSuite-Admins":   {Tier: model.TierPrivileged, Allows: "Full administration of NetSuite, including journal posting and user setup."},
+		"SOX-NetSuite-Users":    {Tier: model.TierStandard, Allows: "Day-to-day accounting: journal entries up to the approval limits."},
+		"SOX-Salesforce-Admins": {Tier: model.TierPrivileged},
+		"SOX-Workday-Admins":    {Tier: model.TierPrivileged, Allows: "Workday security administration, including payroll access."},
+	}
+	for i := range v.Systems {
+		s := &v.Systems[i]
+		members := map[string]int{}
+		var order []string
+		for j := range s.Access {
+			a := &s.Access[j]
+			a.Tier = roles[a.GroupName].Tier
+			a.DeptSize = dept[a.Department]
+			a.DeptPeers = peers[a.GroupName+"/"+a.Department]
+			a.PrevDecision = prev[a.UserEmail]
+			if members[a.GroupName] == 0 {
+				order = append(order, a.GroupName)
+			}
+			members[a.GroupName]++
+		}
+		for _, g := range order {
+			r := roles[g]
+			r.GroupName, r.Members = g, members[g]
+			s.Roles = append(s.Roles, r)
+		}
 	}
 }
 

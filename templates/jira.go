@@ -91,6 +91,22 @@ const (
 	jiraMaxDetail   = 400
 )
 
+// JiraMaxDescriptionBytes is the budget of a rendered description (compact
+// ADF JSON, whose length in bytes bounds its length in characters): Jira
+// refuses more than 32,767 characters. The access list is cut to fit
+// (privileged groups come first) and ends with how many accesses are only
+// on the Confluence page; a group's description is cut at jiraMaxAllows
+// characters.
+// The findings list gets at most jiraFindingsBytes of it and the groups
+// list jiraGroupsBytes (privileged groups first), so that the access list
+// always has room.
+const (
+	JiraMaxDescriptionBytes = 30000
+	jiraFindingsBytes       = 18000
+	jiraGroupsBytes         = 4000
+	jiraMaxAllows           = 300
+)
+
 // DecisionExamples returns the instruction lines shown to reviewers, one
 // per line, as the decision parser accepts them (DESIGN §8). group is a
 // group of the ticket's system, so the "from" example is one the owner can
@@ -150,20 +166,29 @@ func JiraDescription(v model.ReviewView, s model.SystemReview) (json.RawMessage,
 		blocks = append(blocks, adfPara(adfText("No findings.")))
 	} else {
 		var items []adfNode
-		shown := s.Findings[:min(len(s.Findings), JiraMaxFindings)]
-		for _, f := range shown {
+		used := 0
+		for _, f := range s.Findings[:min(len(s.Findings), JiraMaxFindings)] {
 			item := adfPara(adfStrong(string(f.Risk)), adfText(" "+truncRunes(f.UserLogin, slackMaxName)+": "), adfText(truncRunes(f.Detail, jiraMaxDetail)))
 			if f.Source == model.FindingSourceAI {
 				item.Content = append(item.Content, adfText(" (AI, advisory)", adfMark{Type: "em"})...)
 			}
+			b, err := marshalJSON(adfNode{Type: "listItem", Content: []adfNode{item}})
+			if err != nil {
+				return nil, fmt.Errorf("templates: jira description %s: %w", name, err)
+			}
+			if used += len(b) + 1; used > jiraFindingsBytes {
+				break
+			}
 			items = append(items, item)
 		}
 		blocks = append(blocks, adfBullets(items))
-		if more := len(s.Findings) - len(shown); more > 0 {
+		if more := len(s.Findings) - len(items); more > 0 {
 			blocks = append(blocks, adfPara(adfText(fmt.Sprintf("…and %d more finding(s): see the Confluence page.", more))))
 		}
 	}
 
+	blocks = append(blocks, jiraGroups(s)...)
+	accessAt := len(blocks) // the access list goes here once its budget is known
 	blocks = append(blocks,
 		adfHeading(2, "How to decide"),
 		adfPara(adfText("Reply in a comment on this ticket, one instruction per line. Examples:")),
@@ -198,12 +223,107 @@ func JiraDescription(v model.ReviewView, s model.SystemReview) (json.RawMessage,
 	}
 	blocks = append(blocks, adfPara(adfText(fmt.Sprintf("Run %s · ledger head %s · uar %s", v.RunID, v.LedgerHead, v.ToolVersion))))
 
-	doc := adfNode{Type: "doc", Version: 1, Content: adfBlocks(blocks...)}
-	b, err := marshalJSON(doc)
+	b, err := jiraWithAccess(v, s, blocks, accessAt)
 	if err != nil {
 		return nil, fmt.Errorf("templates: jira description %s: %w", name, err)
 	}
 	return json.RawMessage(b), nil
+}
+
+// jiraGroups lists the system's groups with their tier, member count and
+// what they allow (the policy's roles:), privileged first.
+func jiraGroups(s model.SystemReview) []adfNode {
+	if len(s.Roles) == 0 {
+		return nil
+	}
+	var items []adfNode
+	used := 0
+	for _, r := range s.Roles {
+		about := fmt.Sprintf(" (%d member(s))", r.Members)
+		if r.Tier != "" {
+			about = fmt.Sprintf(" (%s, %d member(s))", r.Tier, r.Members)
+		}
+		item := adfPara(adfStrong(truncRunes(r.GroupName, slackMaxName)), adfText(about))
+		if a := strings.TrimSpace(r.Allows); a != "" {
+			item.Content = append(item.Content, adfText(": "+truncRunes(a, jiraMaxAllows))...)
+		}
+		b, err := marshalJSON(item)
+		if err != nil { // text nodes of strings always encode
+			break
+		}
+		if used += len(b) + len(`{"type":"listItem","content":[]},`); used > jiraGroupsBytes {
+			break
+		}
+		items = append(items, item)
+	}
+	out := []adfNode{adfHeading(2, "Groups"), adfBullets(items)}
+	if more := len(s.Roles) - len(items); more > 0 {
+		out = append(out, adfPara(adfText(fmt.Sprintf("…and %d more group(s): see the Confluence page.", more))))
+	}
+	return out
+}
+
+// jiraAccessItem is one access of the ticket's list with its context:
+// the user, the group (and its tier), the last sign-in, how common the
+// group is in the user's department, the previous review's outcome and
+// the membership source.
+func jiraAccessItem(r model.AccessRow, prev string) adfNode {
+	group := truncRunes(r.GroupName, slackMaxName)
+	if r.Tier == model.TierPrivileged {
+		group += " (privileged)"
+	}
+	last := "never"
+	if !r.LastLogin.IsZero() {
+		last = utcDate(r.LastLogin)
+	}
+	parts := []string{"last sign-in " + last}
+	if p := PeersText(r); p != "" {
+		parts = append(parts, truncRunes(p, slackMaxName))
+	}
+	if prev != "" && r.PrevDecision != "" {
+		parts = append(parts, prev+": "+r.PrevDecision)
+	}
+	parts = append(parts, "source "+truncRunes(r.MembershipSource, slackMaxName))
+	return adfPara(adfStrong(truncRunes(userOf(r), slackMaxName)), adfText(" in "+group+": "+strings.Join(parts, " · ")))
+}
+
+// jiraWithAccess inserts the access list at index at of blocks, with as
+// many accesses as JiraMaxDescriptionBytes leaves room for, and returns
+// the compact document.
+func jiraWithAccess(v model.ReviewView, s model.SystemReview, blocks []adfNode, at int) ([]byte, error) {
+	build := func(items []adfNode, more int) ([]byte, error) {
+		section := []adfNode{adfHeading(2, "Access to review")}
+		if len(items) > 0 {
+			section = append(section, adfBullets(items))
+		}
+		if more > 0 {
+			section = append(section, adfPara(adfText(fmt.Sprintf("…and %d more access(es): see the Confluence page.", more))))
+		}
+		all := append(append(append([]adfNode{}, blocks[:at]...), section...), blocks[at:]...)
+		return marshalJSON(adfNode{Type: "doc", Version: 1, Content: adfBlocks(all...)})
+	}
+	// The document without any access, but with the longest "more" line,
+	// is the fixed cost; each item then costs its own encoding and a comma.
+	base, err := build(nil, len(s.Access))
+	if err != nil {
+		return nil, err
+	}
+	const listOverhead = len(`,{"type":"bulletList","content":[]}`)
+	used := len(base) + listOverhead
+	var items []adfNode
+	for _, r := range s.Access {
+		item := adfNode{Type: "listItem", Content: []adfNode{jiraAccessItem(r, v.PreviousReview)}}
+		b, err := marshalJSON(item)
+		if err != nil {
+			return nil, err
+		}
+		if used+len(b)+1 > JiraMaxDescriptionBytes {
+			break
+		}
+		used += len(b) + 1
+		items = append(items, item.Content[0])
+	}
+	return build(items, len(s.Access)-len(items))
 }
 
 func orNone(s string) string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -46,8 +47,12 @@ func TestConfluencePageChildLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := got[strings.Index(got, "<h2>NetSuite</h2>"):strings.Index(got, "<h2>Salesforce</h2>")]
-	if strings.Contains(ns, "<table>") || strings.Contains(ns, "dave.kim@company.com</td>") {
+	if strings.Contains(ns, "<th>User</th>") || strings.Contains(ns, "dave.kim@company.com</td>") {
 		t.Errorf("NetSuite section still has its table:\n%s", ns)
+	}
+	// The groups table (small) stays on the main page.
+	if !strings.Contains(ns, "<tr><td>SOX-NetSuite-Admins</td><td>privileged</td><td>2</td>") {
+		t.Errorf("NetSuite section lost its groups:\n%s", ns)
 	}
 	if !strings.Contains(ns, `<a href="https://acme.atlassian.net/wiki/spaces/SOX/pages/98766">NetSuite access</a>`) {
 		t.Errorf("NetSuite section lacks the child link:\n%s", ns)
@@ -268,6 +273,9 @@ func hostileView() model.ReviewView {
 			f := &s.Findings[j]
 			f.RuleID, f.UserLogin, f.Detail, f.Groups = h, h, h, []string{h}
 		}
+		for j := range s.Roles {
+			s.Roles[j].GroupName, s.Roles[j].Allows = h, h
+		}
 	}
 	v.Systems[0].PageURL = `https://x.example/"><script>alert(1)</script>`
 	return v
@@ -307,7 +315,7 @@ func TestHostileConfluence(t *testing.T) {
 	}
 	// An unusable child-page URL still keeps the table off the main page.
 	first := page[:strings.Index(page, "<h2>Salesforce")]
-	if strings.Contains(first, "<table>") || !strings.Contains(first, "are on a separate page") {
+	if strings.Contains(first, "<th>User</th>") || !strings.Contains(first, "are on a separate page") {
 		t.Errorf("NetSuite section with an unsafe PageURL:\n%s", first)
 	}
 }
@@ -587,7 +595,69 @@ func TestJiraDescriptionBounded(t *testing.T) {
 	if len(raw) > 32767 {
 		t.Errorf("description is %d bytes", len(raw))
 	}
-	if !strings.Contains(adfPlain(t, raw), fmt.Sprintf("…and %d more finding(s)", 2003-JiraMaxFindings)) {
-		t.Errorf("no 'more findings' line")
+	plain := adfPlain(t, raw)
+	shown := regexp.MustCompile(`(?m)^MEDIUM u\d+@company.com: `).FindAllString(plain, -1)
+	if len(shown) == 0 || len(shown) > JiraMaxFindings {
+		t.Errorf("%d findings shown", len(shown))
+	}
+	// The 3 fixture findings come first (HIGH, HIGH, MEDIUM), then the added ones.
+	if !strings.Contains(plain, fmt.Sprintf("…and %d more finding(s)", 2003-3-len(shown))) {
+		t.Errorf("no 'more findings' line for %d shown", len(shown))
+	}
+	if !strings.Contains(plain, "Access to review") || !strings.Contains(plain, "carol.wong@company.com in SOX-NetSuite-Admins (privileged): last sign-in 2026-11-28") {
+		t.Errorf("the access list lost its first rows:\n%s", plain)
+	}
+}
+
+// TestJiraAccessListBounded: every access carries its context, privileged
+// first; a system with many accesses lists what fits under Jira's limit
+// and says how many more are on the Confluence page.
+func TestJiraAccessListBounded(t *testing.T) {
+	v := fixtureView()
+	s := v.Systems[0]
+	raw, err := JiraDescription(v, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := adfPlain(t, raw)
+	for _, want := range []string{
+		"carol.wong@company.com in SOX-NetSuite-Admins (privileged): last sign-in 2026-11-28 · 1 of 4 in Finance · 2026-Q3: certified · source direct\n",
+		"ivan.petrov@company.com in SOX-NetSuite-Users: last sign-in never · 3 of 4 in Finance · 2026-Q3: new · source direct\n",
+		"SOX-NetSuite-Admins (privileged, 2 member(s)): Full administration of NetSuite",
+	} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("description lacks %q:\n%s", want, plain)
+		}
+	}
+	if strings.Contains(plain, "more access(es)") {
+		t.Error("a 'more' line for a small system")
+	}
+	long := strings.Repeat("x", 200)
+	for i := range 500 { // a system of many groups, each described at length
+		s.Roles = append(s.Roles, model.GroupRole{GroupName: fmt.Sprintf("SOX-NetSuite-%d-%s", i, long), Members: 1, Allows: strings.Repeat("allows ", 100)})
+	}
+	for i := range 5000 {
+		s.Access = append(s.Access, model.AccessRow{GroupName: "SOX-NetSuite-" + long, UserEmail: fmt.Sprintf("u%d.%s@company.com", i, long),
+			Department: long, DeptPeers: 1, DeptSize: 9, MembershipSource: "direct", PrevDecision: "certified"})
+	}
+	raw, err = JiraDescription(v, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkADF(t, raw)
+	if len(raw) > JiraMaxDescriptionBytes || len(raw) < JiraMaxDescriptionBytes*9/10 {
+		t.Errorf("description is %d bytes, budget %d", len(raw), JiraMaxDescriptionBytes)
+	}
+	plain = adfPlain(t, raw)
+	n := strings.Count(plain, "· source direct\n") + strings.Count(plain, "· source rule\n")
+	if !strings.Contains(plain, fmt.Sprintf("…and %d more access(es): see the Confluence page.", 5005-n)) {
+		t.Errorf("%d accesses listed; no matching 'more' line", n)
+	}
+	if !strings.HasPrefix(plain[strings.Index(plain, "Access to review\n"):], "Access to review\ncarol.wong@company.com in SOX-NetSuite-Admins (privileged)") {
+		t.Error("privileged accesses are not listed first")
+	}
+	groups := strings.Count(plain, " member(s))")
+	if groups < 2 || !strings.Contains(plain, fmt.Sprintf("…and %d more group(s): see the Confluence page.", 502-groups)) {
+		t.Errorf("%d groups listed; no matching 'more' line", groups)
 	}
 }

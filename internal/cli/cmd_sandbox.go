@@ -147,6 +147,11 @@ func runSandbox(ctx context.Context, env *Env, g *globalOptions, o *sandboxOptio
 	if err != nil {
 		return err
 	}
+	hrFiles, err := sandboxWriteHR(o, org)
+	if err != nil {
+		return err
+	}
+	files = append(files, hrFiles...)
 	if o.readyFile != "" {
 		if err := sandboxWriteReady(o.readyFile, sb.Services); err != nil {
 			return err
@@ -164,6 +169,9 @@ func runSandbox(ctx context.Context, env *Env, g *globalOptions, o *sandboxOptio
 		strings.Join(names, ", "), len(org.Users), len(org.Groups), org.Membership())
 	u.Infof("  wrote %s", strings.Join(files, ", "))
 	u.Infof("  try:  cd %s && . ./sandbox.env && uar snapshot && uar score", o.dir)
+	if len(hrFiles) > 0 {
+		u.Infof("  HR:   uar snapshot --import hr.csv --kind hr && uar score (hr-previous.csv is the previous quarter's listing)")
+	}
 	u.Infof("  stop with Ctrl-C (the URLs change on every start unless --listen names a port)")
 	select {
 	case <-ctx.Done():

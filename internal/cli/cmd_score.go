@@ -26,7 +26,10 @@ type scoreOptions struct {
 
 const scoreLong = `Run the policy rules over the review's current snapshot: segregation-of-duties
 rules, contractors, dormant and inactive accounts, administrators in more than
-one system, orphaned app accounts. Exceptions in the policy suppress matching
+one system, orphaned app accounts and, with the review's HR listing (snapshot
+--import FILE --kind hr), leavers who still hold access or signed in after
+leaving, members with no HR record, and movers who kept their access; without
+a listing those checks are skipped with a note. Exceptions in the policy suppress matching
 findings until they expire; suppressed findings are kept and listed with who
 approved them.
 
@@ -149,7 +152,10 @@ func printFindings(rc *runCtx, res *review.ScoreResult, all bool) error {
 	r := res.Rules
 	if rc.g.json {
 		doc := map[string]any{"review": rc.step.Review, "scoring_id": res.ScoringID, "findings": r.Findings, "suppressed": r.Suppressed,
-			"systems": r.Systems, "notes": r.Notes, "ai_findings": res.AIFindings}
+			"systems": r.Systems, "notes": r.Notes, "skipped": r.Skipped, "ai_findings": res.AIFindings}
+		if r.HR.Members > 0 {
+			doc["hr"] = r.HR
+		}
 		if res.AI != nil {
 			doc["ai_disagreements"] = res.AI.Disagreements
 		}

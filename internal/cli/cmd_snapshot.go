@@ -17,6 +17,7 @@ type snapshotOptions struct {
 	review     string
 	importFile string
 	system     string
+	kind       string
 	allowEmpty bool
 }
 
@@ -43,6 +44,14 @@ user_type, status, last_login; or JSON with the same keys) for a system not
 behind Okta. The file itself is kept as a blob. Every bad row is reported
 with its line number and nothing is stored from a bad file.
 
+--import FILE --kind hr keeps the review's HR listing (CSV or JSON: email,
+status active|terminated|leave, and optional employee_id, termination_date
+YYYY-MM-DD, department, title, manager_email; docs/policy.md). It feeds the
+HR checks of 'uar score' (leavers, sign-ins after termination, members with
+no HR record, movers who kept their access). One listing per review is
+current: a new import replaces the earlier one, and 'uar score' must run
+again. It is validated, kept and refused like an app export.
+
 Secrets: UAR_OKTA_TOKEN (auth_mode ssws), or okta.client_id and
 okta.private_key_file (auth_mode private_key).
 
@@ -50,6 +59,7 @@ Examples:
   uar snapshot
   uar snapshot --review 2026-Q4 --json
   uar snapshot --import netsuite-roles.csv --system NetSuite
+  uar snapshot --import hr.csv --kind hr
 
 EXIT STATUS
   0  the snapshot is complete
@@ -72,6 +82,7 @@ func newSnapshotCmd(env *Env, g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.review, "review", "", "review label (default: the current quarter in UTC, e.g. 2026-Q4)")
 	cmd.Flags().StringVar(&o.importFile, "import", "", "app-native entitlement export (CSV or JSON) to add")
 	cmd.Flags().StringVar(&o.system, "system", "", "the system the --import file belongs to")
+	cmd.Flags().StringVar(&o.kind, "kind", "app", "what the --import file is: app (an app export, with --system) or hr (the HR listing)")
 	cmd.Flags().BoolVar(&o.allowEmpty, "allow-empty", false, "record a snapshot that matched no group (a deliberate empty population)")
 	return cmd
 }
@@ -81,10 +92,18 @@ func runSnapshot(ctx context.Context, env *Env, g *globalOptions, o *snapshotOpt
 	if err != nil {
 		return err
 	}
-	if (o.importFile == "") != (o.system == "") {
+	switch {
+	case o.kind != "app" && o.kind != "hr":
+		return usageErrorf("--kind %q: want app or hr", o.kind)
+	case o.kind == "hr" && (o.importFile == "" || o.system != ""):
+		return usageErrorf("--kind hr takes --import FILE and no --system")
+	case o.kind == "app" && (o.importFile == "") != (o.system == ""):
 		return usageErrorf("--import and --system go together")
 	}
 	spec := runSpec{command: "snapshot", args: g.args, review: rev, createStore: true, configNeeded: o.importFile == ""}
+	if o.kind == "hr" {
+		return runSnapshotHR(ctx, env, g, spec, o.importFile)
+	}
 	if o.importFile != "" {
 		// Parse before opening anything: a bad file stores nothing.
 		data, err := os.ReadFile(o.importFile)
@@ -153,4 +172,30 @@ func printSnapshotSummary(rc *runCtx, res *review.SnapshotResult) error {
 		rows = append(rows, []string{c.System, fmt.Sprint(c.Groups), fmt.Sprint(c.Users), fmt.Sprint(c.Memberships)})
 	}
 	return writeTable(rc.env.Stdout, rc.env.StdoutTTY, []string{"SYSTEM", "GROUPS", "USERS", "MEMBERSHIPS"}, rows)
+}
+
+// runSnapshotHR keeps the review's HR listing: the file is parsed before
+// anything is opened, so a bad file stores nothing.
+func runSnapshotHR(ctx context.Context, env *Env, g *globalOptions, spec runSpec, file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return usageErrorf("--import: %v", err)
+	}
+	name := filepath.Base(file)
+	recs, err := importer.ParseHR(name, data)
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	return withRun(ctx, env, g, spec, func(ctx context.Context, rc *runCtx) error {
+		res, err := review.SnapshotHR(ctx, rc.step, review.HRFile{Name: name, Data: data, Records: recs})
+		if err != nil {
+			return err
+		}
+		if rc.g.json {
+			return writeJSON(rc.env.Stdout, map[string]any{"review": rc.step.Review, "run_id": rc.step.Run.ID, "file": name,
+				"hr_listing_id": res.ListingID, "replaces": res.Replaces, "people": res.People, "terminated": res.Terminated, "leave": res.Leave})
+		}
+		return writeTable(rc.env.Stdout, rc.env.StdoutTTY, []string{"HR LISTING", "FILE", "PEOPLE", "TERMINATED", "LEAVE"},
+			[][]string{{fmt.Sprint(res.ListingID), name, fmt.Sprint(res.People), fmt.Sprint(res.Terminated), fmt.Sprint(res.Leave)}})
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -80,6 +81,36 @@ func sandboxWriteFiles(o *sandboxOptions, cfgPath string, sb *sandbox.Running, s
 	} else if !errors.Is(err, fs.ErrExist) {
 		return written, err
 	}
+	return written, nil
+}
+
+// sandboxWriteHR writes the HR listings that go with the served org, if
+// absent: the reference org's (orgs/README.md), or those generated for a
+// generated org (same seed); an org loaded from a file has none.
+func sandboxWriteHR(o *sandboxOptions, org *sandbox.Org) ([]string, error) {
+	var files sandbox.HRFiles
+	switch {
+	case o.generate != "":
+		gen, err := sandboxParseGenerate(o.generate)
+		if err != nil {
+			return nil, err
+		}
+		files = sandbox.GenerateHR(org, gen.Seed)
+	case o.org == "reference":
+		files = sandbox.HRFiles{Current: sandbox.ReferenceHR(), Previous: sandbox.ReferenceHRPrevious()}
+	default:
+		return nil, nil
+	}
+	var written []string
+	for name, data := range map[string][]byte{"hr.csv": files.Current, "hr-previous.csv": files.Previous} {
+		p := filepath.Join(o.dir, name)
+		if err := sandboxWriteExcl(p, data, 0o644); err == nil {
+			written = append(written, p)
+		} else if !errors.Is(err, fs.ErrExist) {
+			return written, err
+		}
+	}
+	slices.Sort(written)
 	return written, nil
 }
 

@@ -1,7 +1,9 @@
 // Package importer reads app-native entitlement exports (CSV or JSON) for
 // SOX applications that are not behind Okta, and turns them into the users,
 // groups and memberships of a snapshot (uar snapshot --import FILE
-// --system NAME).
+// --system NAME). It also reads the HR listing of people, their status and
+// termination date (uar snapshot --import FILE --kind hr; see [ParseHR]
+// and [HRColumns]) with the same machinery and the same error contract.
 //
 // # Format
 //
@@ -35,7 +37,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -124,18 +125,9 @@ func Parse(filename string, data []byte, system string) (*Import, error) {
 	if system == "" {
 		return nil, errors.New("import: a system name is required")
 	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // Excel's UTF-8 BOM
-	b := &builder{file: filename, system: system, first: map[string]int{}, users: map[string]*userRow{}}
-	if !utf8.Valid(data) {
-		b.invalidUTF8(data)
-		return nil, b.err()
-	}
-	if isJSON(filename, data) {
-		b.parseJSON(data)
-	} else {
-		b.parseCSV(data)
-	}
-	if b.failed() {
+	data = trimBOM(data)
+	b := &builder{file: filename, format: entitlements, system: system, first: map[string]int{}, users: map[string]*userRow{}}
+	if !b.read(filename, data) {
 		return nil, b.err()
 	}
 	if len(b.rows) == 0 {
@@ -143,6 +135,25 @@ func Parse(filename string, data []byte, system string) (*Import, error) {
 		return nil, b.err()
 	}
 	return b.build(), nil
+}
+
+// trimBOM drops Excel's UTF-8 byte order mark.
+func trimBOM(data []byte) []byte { return bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) }
+
+// read checks the bytes are UTF-8 and reads every row as CSV or JSON
+// (see [Parse] for how the format is chosen), calling the format's record
+// for each. It reports whether the file had no problem.
+func (b *builder) read(filename string, data []byte) bool {
+	if !utf8.Valid(data) {
+		b.invalidUTF8(data)
+		return false
+	}
+	if isJSON(filename, data) {
+		b.parseJSON(data)
+	} else {
+		b.parseCSV(data)
+	}
+	return !b.failed()
 }
 
 func isJSON(filename string, data []byte) bool {
@@ -169,14 +180,48 @@ type userRow struct {
 	lines map[string]int // attribute -> line it was first given on
 }
 
+// builder collects the rows and problems of one file. The reading
+// machinery (UTF-8 check, CSV and JSON row reading, problem caps) is
+// shared by every file kind; format says which columns the kind has and
+// what one row means.
 type builder struct {
 	file     string
-	system   string
+	format   format
 	problems []Problem
 	more     int // problems beyond MaxProblems
-	rows     []row
-	first    map[string]int // email + "\x00" + entitlement -> first line
-	users    map[string]*userRow
+
+	// entitlement exports (Parse)
+	system string
+	rows   []row
+	first  map[string]int // email + "\x00" + entitlement -> first line
+	users  map[string]*userRow
+
+	// HR listings (ParseHR)
+	hr *hrState
+}
+
+// format describes one kind of file: its columns (lower case, canonical
+// order), the ones a header must have, and what to do with one row given
+// as column -> value (absent columns are empty; prefix is prepended to
+// field names, the JSON row index).
+type format struct {
+	columns  []string
+	required []string
+	record   func(b *builder, line int, prefix string, vals map[string]string)
+}
+
+var entitlements = format{columns: Columns, required: []string{"user_email", "entitlement"}, record: (*builder).record}
+
+// requiredList reads "a and b" (or "a, b and c") for messages.
+func (f format) requiredList() string {
+	switch n := len(f.required); n {
+	case 0:
+		return ""
+	case 1:
+		return f.required[0]
+	default:
+		return strings.Join(f.required[:n-1], ", ") + " and " + f.required[n-1]
+	}
 }
 
 func (b *builder) add(line int, field, format string, args ...any) {
@@ -192,6 +237,21 @@ func (b *builder) failed() bool { return len(b.problems) > 0 || b.more > 0 }
 
 func (b *builder) err() error {
 	return &ParseError{File: b.file, Problems: b.problems, More: b.more}
+}
+
+// row hands one row to the format after refusing values longer than
+// MaxFieldLen (each such value is a problem and the row is dropped).
+func (b *builder) row(line int, prefix string, vals map[string]string) {
+	long := false
+	for _, col := range b.format.columns {
+		if n := len(vals[col]); n > MaxFieldLen {
+			b.add(line, prefix+col, "value is %d bytes, more than the %d allowed", n, MaxFieldLen)
+			long = true
+		}
+	}
+	if !long {
+		b.format.record(b, line, prefix, vals)
+	}
 }
 
 // invalidUTF8 reports each line holding bytes that are not UTF-8, with
@@ -231,20 +291,12 @@ func (b *builder) record(line int, prefix string, vals map[string]string) {
 		b.add(line, prefix+col, format, args...)
 		bad = true
 	}
-	for _, col := range Columns {
-		if n := len(vals[col]); n > MaxFieldLen {
-			fieldErr(col, "value is %d bytes, more than the %d allowed", n, MaxFieldLen)
-		}
-	}
-	if bad {
-		return
-	}
 	email := strings.TrimSpace(vals["user_email"])
 	switch {
 	case email == "":
 		fieldErr("user_email", "required")
 	default:
-		if a, err := mail.ParseAddress(email); err != nil || a.Address != email || a.Name != "" {
+		if !isAddress(email) {
 			fieldErr("user_email", "%q is not an e-mail address", email)
 		}
 	}
@@ -381,7 +433,7 @@ func (b *builder) parseCSV(data []byte) {
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if err == io.EOF {
-		b.add(1, "", "empty file: want a header row with user_email and entitlement")
+		b.add(1, "", "empty file: want a header row with %s", b.format.requiredList())
 		return
 	}
 	if err != nil {
@@ -399,7 +451,7 @@ func (b *builder) parseCSV(data []byte) {
 			b.add(1, "", "header: column %d is %d bytes long, more than the %d allowed", i+1, len(h), MaxFieldLen)
 		case name == "":
 			b.add(1, "", "header: column %d has no name", i+1)
-		case !slices.Contains(Columns, name):
+		case !slices.Contains(b.format.columns, name):
 			unknown = append(unknown, fmt.Sprintf("%q", clip(strings.TrimSpace(h))))
 		case at[name] != 0:
 			b.add(1, name, "header: duplicate column (columns %d and %d)", at[name], i+1)
@@ -411,9 +463,9 @@ func (b *builder) parseCSV(data []byte) {
 		if len(unknown) > 10 {
 			unknown = append(unknown[:10], fmt.Sprintf("and %d more", len(unknown)-10))
 		}
-		b.add(1, "", "header: unknown column(s) %s (allowed: %s)", strings.Join(unknown, ", "), strings.Join(Columns, ", "))
+		b.add(1, "", "header: unknown column(s) %s (allowed: %s)", strings.Join(unknown, ", "), strings.Join(b.format.columns, ", "))
 	}
-	for _, req := range []string{"user_email", "entitlement"} {
+	for _, req := range b.format.required {
 		if at[req] == 0 {
 			b.add(1, "", "header: missing required column %s", req)
 		}
@@ -443,7 +495,7 @@ func (b *builder) parseCSV(data []byte) {
 		for i, c := range cols {
 			vals[c] = rec[i]
 		}
-		b.record(line, "", vals)
+		b.row(line, "", vals)
 	}
 }
 
@@ -585,7 +637,7 @@ func (b *builder) jsonRows(dec *json.Decoder, lc *lineCounter, prefix string, sy
 		p := fmt.Sprintf("%s[%d]", prefix, i)
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-			b.add(line, p, "want an object with user_email and entitlement")
+			b.add(line, p, "want an object with %s", b.format.requiredList())
 			continue
 		}
 		// encoding/json keeps the last of two equal keys: a row saying two
@@ -606,7 +658,7 @@ func (b *builder) jsonRows(dec *json.Decoder, lc *lineCounter, prefix string, sy
 		bad := false
 		for _, k := range keys {
 			name := strings.ToLower(strings.TrimSpace(k))
-			if !slices.Contains(Columns, name) {
+			if !slices.Contains(b.format.columns, name) {
 				if len(unknown) < 10 {
 					unknown = append(unknown, fmt.Sprintf("%q", clip(k)))
 				} else if len(unknown) == 10 {
@@ -632,13 +684,13 @@ func (b *builder) jsonRows(dec *json.Decoder, lc *lineCounter, prefix string, sy
 			}
 		}
 		if len(unknown) > 0 {
-			b.add(line, p, "unknown key(s) %s (allowed: %s)", strings.Join(unknown, ", "), strings.Join(Columns, ", "))
+			b.add(line, p, "unknown key(s) %s (allowed: %s)", strings.Join(unknown, ", "), strings.Join(b.format.columns, ", "))
 			bad = true
 		}
 		if bad {
 			continue
 		}
-		b.record(line, p+".", vals)
+		b.row(line, p+".", vals)
 	}
 	if _, err := dec.Token(); err != nil { // ]
 		syntax(err)

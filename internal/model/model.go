@@ -299,6 +299,9 @@ type ReviewView struct {
 	Deadline    time.Time      `json:"deadline"` // review.window_days after publish
 	Systems     []SystemReview `json:"systems"`  // sorted by name; only systems with members
 	Empty       []string       `json:"empty"`    // configured systems with no members in the snapshot
+	// PreviousReview is the review whose decisions AccessRow.PrevDecision
+	// reports ("" when there is none).
+	PreviousReview string `json:"previous_review"`
 	// Revocations are the red panels of every revoke run so far, oldest
 	// first: the page keeps them whenever it is rewritten.
 	Revocations []RevocationRun `json:"revocations"`
@@ -332,8 +335,9 @@ type RevocationItem struct {
 // SystemReview is one system's part of a review.
 type SystemReview struct {
 	System   System      `json:"system"`
-	Risk     Risk        `json:"risk"` // highest unsuppressed finding risk, "" if none
-	Access   []AccessRow `json:"access"`
+	Risk     Risk        `json:"risk"`     // highest unsuppressed finding risk, "" if none
+	Access   []AccessRow `json:"access"`   // privileged groups first, then by group and user
+	Roles    []GroupRole `json:"roles"`    // the system's groups with members, in the order of Access
 	Findings []Finding   `json:"findings"` // unsuppressed, sorted by risk then user
 	JiraKey  string      `json:"jira_key"`
 	JiraURL  string      `json:"jira_url"`
@@ -354,4 +358,61 @@ type AccessRow struct {
 	LastLogin        time.Time `json:"last_login"`
 	MembershipSource string    `json:"membership_source"`
 	Risk             Risk      `json:"risk"` // highest finding risk for this user in this system
+
+	// Context for the reviewer, computed from the store only.
+	Tier      string `json:"tier"`       // the group's tier from the policy's roles: (Tier*), "" when none matches
+	DeptPeers int    `json:"dept_peers"` // people of the user's department who are members of this group
+	DeptSize  int    `json:"dept_size"`  // people of the review's population in the user's department (0: no department)
+	// PrevDecision is the previous review's outcome for the same access
+	// (same system, group name and user email): AccessCertified,
+	// AccessRevoked, AccessPending, or AccessNew when the previous review
+	// did not have it; "" when there is no previous review.
+	PrevDecision string `json:"prev_decision"`
+}
+
+// Group tiers of the policy's roles: section, and the outcome of an access
+// the previous review did not have.
+const (
+	TierPrivileged = "privileged"
+	TierStandard   = "standard"
+	AccessNew      = "new"
+)
+
+// GroupRole describes one group of a system for the reviewer: its tier and
+// what it allows (the policy's roles:), and how many members it has.
+type GroupRole struct {
+	GroupName string `json:"group_name"`
+	Tier      string `json:"tier"`   // Tier*, "" when no roles: entry matches
+	Allows    string `json:"allows"` // "" when not described
+	Members   int    `json:"members"`
+}
+
+// HR statuses (uar snapshot --import FILE --kind hr).
+const (
+	HRActive     = "active"
+	HRTerminated = "terminated"
+	HRLeave      = "leave"
+)
+
+// HRRecord is one person of an HR listing. Email is lower case; a zero
+// TerminationDate means none was given (else midnight UTC of that date).
+type HRRecord struct {
+	Line            int       `json:"line"` // line of the row in the file
+	Email           string    `json:"email"`
+	EmployeeID      string    `json:"employee_id"`
+	Status          string    `json:"status"` // HR*
+	TerminationDate time.Time `json:"termination_date"`
+	Department      string    `json:"department"`
+	Title           string    `json:"title"`
+	ManagerEmail    string    `json:"manager_email"`
+}
+
+// HRListing is the HR system's list of people as kept for one review; the
+// latest listing of a review replaces the earlier ones.
+type HRListing struct {
+	ID       int64      `json:"id"`
+	Review   string     `json:"review"`
+	FileName string     `json:"file_name"`
+	TakenAt  time.Time  `json:"taken_at"`
+	Records  []HRRecord `json:"records"` // in file order
 }

@@ -46,8 +46,9 @@ type Scored struct {
 
 // LoadScored loads the current population and its current scoring. It
 // refuses (a *PrerequisiteError) when the review was never scored, or was
-// snapshotted again after its last scoring: publishing or deciding on the
-// findings of an older population would ask owners about the wrong thing.
+// snapshotted again or given a new HR listing after its last scoring:
+// publishing or deciding on the findings of an older population would ask
+// owners about the wrong thing.
 func LoadScored(ctx context.Context, st *store.Store, review string) (*Scored, error) {
 	pop, err := LoadPopulation(ctx, st, review)
 	if err != nil {
@@ -62,6 +63,11 @@ func LoadScored(ctx context.Context, st *store.Store, review string) (*Scored, e
 	}
 	if !slices.Equal(sc.SnapshotIDs, pop.IDs) {
 		return nil, prerequisite("run 'uar score --review "+review+"'", "review %s was snapshotted again after its last scoring: run 'uar score' first", review)
+	}
+	if stale, err := hrStale(ctx, st, review, sc); err != nil {
+		return nil, err
+	} else if stale {
+		return nil, prerequisite("run 'uar score --review "+review+"'", "review %s has an HR listing imported after its last scoring: run 'uar score' first", review)
 	}
 	return &Scored{Population: pop, Scoring: sc}, nil
 }

@@ -260,7 +260,8 @@ func orgSnapshot(org *sandbox.Org) *model.Snapshot {
 	snap := &model.Snapshot{}
 	for _, u := range org.Users {
 		mu := model.User{ID: u.ID, Login: u.Login, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
-			Department: u.Department, Title: u.Title, UserType: u.UserType, Status: u.Status, Origin: model.OriginOkta}
+			Department: u.Department, Title: u.Title, UserType: u.UserType, EmployeeNumber: u.EmployeeNumber, Status: u.Status,
+			Created: u.Created, Origin: model.OriginOkta}
 		if u.LastLogin != nil {
 			mu.LastLogin = *u.LastLogin
 		}

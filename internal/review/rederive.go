@@ -23,6 +23,7 @@ import (
 func Rederivers() []evidence.Rederiver {
 	return []evidence.Rederiver{
 		{Name: "snapshots", Run: rederiveSnapshots},
+		{Name: "hr listings", Run: rederiveHR},
 		{Name: "scorings", Run: rederiveScorings},
 	}
 }
@@ -233,7 +234,14 @@ func rederiveScorings(ctx context.Context, s *store.Store) ([]evidence.Problem, 
 		} else if err != nil {
 			return nil, err
 		}
-		res := score.Evaluate(pol, snap, asOf)
+		hr, err := recordedHR(ctx, s, params.HR, snap)
+		if errors.Is(err, store.ErrNotFound) {
+			bad("its HR evidence is missing: " + err.Error())
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		res := score.EvaluateHR(pol, snap, asOf, hr)
 		want := append(append([]model.Finding{}, res.Findings...), res.Suppressed...)
 		var got []model.Finding
 		for _, f := range sc.Findings {

@@ -40,6 +40,10 @@ type ScoreParams struct {
 	SnapshotIDs      []int64    `json:"snapshot_ids"`
 	Notes            []string   `json:"notes"`
 	AI               AIEvidence `json:"ai"`
+	// HR is the HR evidence the HR checks used; Skipped the checks that
+	// could not run, and why.
+	HR      HREvidence `json:"hr,omitzero"`
+	Skipped []string   `json:"skipped,omitempty"`
 }
 
 // AIEvidence records what the AI pass did.
@@ -75,9 +79,22 @@ func Score(ctx context.Context, s *Step, in ScoreInput) (*ScoreResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := score.Evaluate(in.Policy, pop.Snap, s.Now)
+	hr, hrEv, err := loadHR(ctx, s.Store, s.Review, pop.Snap)
+	if err != nil {
+		return nil, err
+	}
+	res := score.EvaluateHR(in.Policy, pop.Snap, s.Now, hr)
 	for _, n := range res.Notes {
 		s.Out.Warnf("policy: %s", n)
+	}
+	for _, n := range res.Skipped {
+		s.Out.Infof("note: %s", n)
+	}
+	if m := res.HR; m.Members > 0 {
+		s.Out.Infof("HR listing %d: an HR record matched %d of the %d users holding access", hrEv.ListingID, m.Matched, m.Members)
+		if m.Matched*2 < m.Members {
+			s.Out.Warnf("the HR listing matches fewer than half of the users holding access: check that it is the whole company's listing and that emails or employee ids agree with Okta")
+		}
 	}
 	out := &ScoreResult{Rules: res, AIFindings: []model.Finding{}}
 	aiEv := runAIPass(ctx, s, in.AI, pop.Snap, res.Findings, out)
@@ -104,7 +121,7 @@ func Score(ctx context.Context, s *Step, in ScoreInput) (*ScoreResult, error) {
 			return evidence.Derived{
 				Scopes: []evidence.Scope{{Table: "scorings", Scope: id}, {Table: "findings", Scope: id}, {Table: "system_risks", Scope: id}},
 				Params: ScoreParams{ScoringID: id, PolicyFile: in.PolicyFile, PolicyBlob: file.BlobHash, PolicyEvidenceID: file.ID,
-					AsOf: asOf, SnapshotIDs: pop.IDs, Notes: notes, AI: aiEv},
+					AsOf: asOf, SnapshotIDs: pop.IDs, Notes: notes, AI: aiEv, HR: hrEv, Skipped: res.Skipped},
 			}, err
 		})
 		return err

@@ -17,8 +17,9 @@ type ViewOptions struct {
 }
 
 // LoadView builds what the publishers render from the review's current
-// population and scoring (see [LoadScored] for what it refuses), stamped
-// with the step's run, clock and ledger head.
+// population and scoring (see [LoadScored] for what it refuses), with the
+// reviewer context of [LoadViewContext], stamped with the step's run,
+// clock and ledger head.
 func LoadView(ctx context.Context, s *Step, o ViewOptions) (*model.ReviewView, error) {
 	sc, err := LoadScored(ctx, s.Store, s.Review)
 	if err != nil {
@@ -28,7 +29,11 @@ func LoadView(ctx context.Context, s *Step, o ViewOptions) (*model.ReviewView, e
 	if err != nil {
 		return nil, err
 	}
-	v := BuildView(o.Systems, sc.Snap, sc.Scoring.Findings, s.Review)
+	vc, err := LoadViewContext(ctx, s.Store, s.Review, sc.Scoring)
+	if err != nil {
+		return nil, err
+	}
+	v := BuildViewContext(o.Systems, sc.Snap, sc.Scoring.Findings, s.Review, vc)
 	v.RunID = s.Run.ID
 	v.RunAt = s.Now
 	v.ToolVersion = o.ToolVersion
@@ -44,6 +49,19 @@ func LoadView(ctx context.Context, s *Step, o ViewOptions) (*model.ReviewView, e
 		return nil, err
 	}
 	return v, nil
+}
+
+// BuildViewContext is [BuildView] with the reviewer context of every
+// access row: the group's tier from c.Roles, how many people of the user's
+// department are in the group and how many the department has in the
+// population, and the previous review's outcome for the same access. Each
+// system lists its groups (SystemReview.Roles); access rows and groups
+// are ordered privileged first, then standard, then undescribed groups,
+// then by group and user.
+func BuildViewContext(systems []model.System, snap *model.Snapshot, findings []model.Finding, review string, c ViewContext) *model.ReviewView {
+	v := BuildView(systems, snap, findings, review)
+	addContext(v, snap, c)
+	return v
 }
 
 // BuildView groups the snapshot's memberships by system (the system each
@@ -141,7 +159,7 @@ func BuildView(systems []model.System, snap *model.Snapshot, findings []model.Fi
 		if fs == nil {
 			fs = []model.Finding{}
 		}
-		v.Systems = append(v.Systems, model.SystemReview{System: sys, Risk: risk, Access: rows, Findings: fs})
+		v.Systems = append(v.Systems, model.SystemReview{System: sys, Risk: risk, Access: rows, Roles: []model.GroupRole{}, Findings: fs})
 	}
 	return v
 }

@@ -46,6 +46,19 @@ type Result struct {
 	// ones that expired while still matching a finding, and ones that
 	// matched nothing (stale). In policy order.
 	Notes []string `json:"notes"`
+	// Skipped says which enabled checks could not run and why (the HR
+	// checks without an HR listing; mover_kept_access without a previous
+	// review's listing).
+	Skipped []string `json:"skipped"`
+	// HR counts, when the review has an HR listing, the users holding
+	// access and how many of them an HR record matched.
+	HR HRMatch `json:"hr,omitzero"`
+}
+
+// HRMatch is how much of the population an HR listing covered.
+type HRMatch struct {
+	Members int `json:"members"` // users holding at least one membership
+	Matched int `json:"matched"` // of those, users an HR record matched
 }
 
 // SystemRisk is the risk summary of one system.
@@ -80,6 +93,10 @@ const (
 	tabInactiveStatus
 	tabMultiSystemAdmin
 	tabOrphaned
+	tabTerminatedWithAccess
+	tabLoginAfterTermination
+	tabNoHRRecord
+	tabMoverKeptAccess
 	tabFirstRule
 )
 
@@ -113,6 +130,7 @@ type evaluator struct {
 	details []string
 	gflat   []int32
 	scratch []int32
+	hr      hrState
 }
 
 // Evaluate runs the policy's built-in checks and SoD rules over snap as of
@@ -125,8 +143,18 @@ type evaluator struct {
 // rule and user (email or login, case-insensitive) suppress it while asOf's
 // UTC date is on or before the exception's expiry date.
 func Evaluate(p *Policy, snap *model.Snapshot, asOf time.Time) Result {
+	return EvaluateHR(p, snap, asOf, HR{})
+}
+
+// EvaluateHR is [Evaluate] with the review's HR evidence, which the HR
+// checks (terminated_with_access, login_after_termination, no_hr_record,
+// mover_kept_access) need; without a listing they are skipped and
+// Result.Skipped says so. A user is matched to an HR record by email
+// (case-insensitive), then by employee id against User.EmployeeNumber.
+func EvaluateHR(p *Policy, snap *model.Snapshot, asOf time.Time, hr HR) Result {
 	ev := &evaluator{p: p, asOf: asOf.UTC(), users: snap.Users, groups: snap.Groups}
 	ev.index(snap)
+	ev.indexHR(hr)
 	ev.compile()
 	ev.scratch = make([]int32, 0, 64)
 	for u := range ev.users {
@@ -272,6 +300,11 @@ func (ev *evaluator) compile() {
 		tabInactiveStatus:   {CheckInactiveStatus, TitleInactiveStatus, RecommendInactiveStatus, c.InactiveStatus.Risk},
 		tabMultiSystemAdmin: {CheckMultiSystemAdmin, TitleMultiSystemAdmin, RecommendMultiSystemAdmin, c.MultiSystemAdmin.Risk},
 		tabOrphaned:         {CheckOrphaned, TitleOrphaned, RecommendOrphaned, c.Orphaned.Risk},
+
+		tabTerminatedWithAccess:  {CheckTerminatedWithAccess, TitleTerminatedWithAccess, RecommendTerminatedWithAccess, c.TerminatedWithAccess.Risk},
+		tabLoginAfterTermination: {CheckLoginAfterTermination, TitleLoginAfterTermination, RecommendLoginAfterTermination, c.LoginAfterTermination.Risk},
+		tabNoHRRecord:            {CheckNoHRRecord, TitleNoHRRecord, RecommendNoHRRecord, c.NoHRRecord.Risk},
+		tabMoverKeptAccess:       {CheckMoverKeptAccess, TitleMoverKeptAccess, RecommendMoverKeptAccess, c.MoverKeptAccess.Risk},
 	}
 	ev.rules = make([]compiledRule, len(ev.p.SoDRules))
 	for i := range ev.p.SoDRules {
@@ -344,6 +377,7 @@ func (ev *evaluator) scoreUser(ui int, gs []int32) {
 			who, ev.phrase(gs), RecommendOrphaned)
 		ev.emit(ui, tabOrphaned, detail, gs)
 	}
+	ev.scoreHR(ui, gs)
 	for i := range ev.rules {
 		ev.scoreRule(ui, gs, &ev.rules[i])
 	}
@@ -525,7 +559,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // finding per rule and system), applies the exceptions and materialises
 // the model.Finding values into exactly-sized slices.
 func (ev *evaluator) finish() Result {
-	res := Result{Suppressed: []model.Finding{}, Systems: []SystemRisk{}, Notes: []string{}}
+	res := Result{Suppressed: []model.Finding{}, Systems: []SystemRisk{}, Notes: []string{}, Skipped: append([]string{}, ev.hr.skipped...), HR: ev.hr.match}
 	day := time.Date(ev.asOf.Year(), ev.asOf.Month(), ev.asOf.Day(), 0, 0, 0, 0, time.UTC)
 
 	userRank := make([]int32, len(ev.users))

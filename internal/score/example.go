@@ -30,6 +30,19 @@ checks:
   # no Okta user's email or login.
   orphaned:           {enabled: true, risk: HIGH}
 
+  # The HR checks need the review's HR listing (uar snapshot --import hr.csv
+  # --kind hr); without one they are skipped with a note. A person is matched
+  # to an HR row by email (case-insensitive), then by employee id.
+  # HR says terminated and the account still holds SOX access.
+  terminated_with_access:  {enabled: true, risk: HIGH}
+  # Okta's last sign-in falls on a day after the HR termination date.
+  login_after_termination: {enabled: true, risk: HIGH}
+  # A SOX member that no HR row matches; non-human user_types are exempt.
+  no_hr_record:            {enabled: true, risk: MEDIUM, except_user_types: [Service]}
+  # Department or title changed since the previous review's HR listing, yet
+  # every SOX membership held at that review is still held.
+  mover_kept_access:       {enabled: true, risk: MEDIUM}
+
 # Segregation-of-duties rules. A user violates a rule when every attribute
 # under "when" matches one of its values (department, title, user_type,
 # status; case-insensitive) AND the user is in at least one group matching
@@ -63,6 +76,17 @@ sod_rules:
     groups:
       any: ["SOX-Workday-Payroll-Admin*"]
     recommendation: Recommend moving payroll administration to HR.
+
+# What groups allow, shown to reviewers beside each access (review page and
+# Jira ticket); privileged groups are listed first. The first entry whose
+# globs match a group wins. tier: privileged or standard.
+roles:
+  - groups: ["*-Admins", "*-Admin"]
+    tier: privileged
+    allows: Administration of the system, including users, roles and configuration.
+  - groups: ["SOX-NetSuite-Users"]
+    tier: standard
+    allows: Day-to-day accounting in NetSuite; journal entries up to the approval limits.
 
 # Accepted risks. An exception silences the findings of one rule (a
 # sod_rules id or a check name) for one user (email or login) up to and

@@ -41,10 +41,20 @@ const (
 	CheckInactiveStatus   = "inactive_status"
 	CheckMultiSystemAdmin = "multi_system_admin"
 	CheckOrphaned         = "orphaned"
+
+	// The HR checks run only when the review has an HR listing.
+	CheckTerminatedWithAccess  = "terminated_with_access"
+	CheckLoginAfterTermination = "login_after_termination"
+	CheckNoHRRecord            = "no_hr_record"
+	CheckMoverKeptAccess       = "mover_kept_access"
 )
 
 // CheckNames lists the built-in checks in the order they are documented.
-var CheckNames = []string{CheckContractor, CheckDormant, CheckInactiveStatus, CheckMultiSystemAdmin, CheckOrphaned}
+var CheckNames = []string{CheckContractor, CheckDormant, CheckInactiveStatus, CheckMultiSystemAdmin, CheckOrphaned,
+	CheckTerminatedWithAccess, CheckLoginAfterTermination, CheckNoHRRecord, CheckMoverKeptAccess}
+
+// HRCheckNames are the checks that need an HR listing.
+var HRCheckNames = []string{CheckTerminatedWithAccess, CheckLoginAfterTermination, CheckNoHRRecord, CheckMoverKeptAccess}
 
 // WhenAttributes are the user attributes a SoD rule's `when` may test.
 var WhenAttributes = []string{"department", "title", "user_type", "status"}
@@ -60,6 +70,7 @@ type Policy struct {
 	Version    int         `json:"version"`
 	Checks     Checks      `json:"checks"`
 	SoDRules   []SoDRule   `json:"sod_rules"`
+	Roles      []Role      `json:"roles"`
 	Exceptions []Exception `json:"exceptions"`
 	Raw        []byte      `json:"-"`
 	SHA256     string      `json:"sha256"` // hex sha256 of Raw
@@ -72,6 +83,11 @@ type Checks struct {
 	InactiveStatus   InactiveStatusCheck   `json:"inactive_status"`
 	MultiSystemAdmin MultiSystemAdminCheck `json:"multi_system_admin"`
 	Orphaned         OrphanedCheck         `json:"orphaned"`
+
+	TerminatedWithAccess  HRCheck         `json:"terminated_with_access"`
+	LoginAfterTermination HRCheck         `json:"login_after_termination"`
+	NoHRRecord            NoHRRecordCheck `json:"no_hr_record"`
+	MoverKeptAccess       HRCheck         `json:"mover_kept_access"`
 }
 
 // ContractorCheck flags users whose user_type is one of UserTypes and who
@@ -123,6 +139,11 @@ func DefaultChecks() Checks {
 		InactiveStatus:   InactiveStatusCheck{Enabled: true, Risk: model.RiskMedium, Statuses: []string{"SUSPENDED", "DEPROVISIONED", "LOCKED_OUT"}},
 		MultiSystemAdmin: MultiSystemAdminCheck{Enabled: true, Risk: model.RiskHigh, AdminGroups: []string{"*-Admins", "*-Admin"}},
 		Orphaned:         OrphanedCheck{Enabled: true, Risk: model.RiskHigh},
+
+		TerminatedWithAccess:  HRCheck{Enabled: true, Risk: model.RiskHigh},
+		LoginAfterTermination: HRCheck{Enabled: true, Risk: model.RiskHigh},
+		NoHRRecord:            NoHRRecordCheck{Enabled: true, Risk: model.RiskMedium, ExceptUserTypes: []string{"Service"}},
+		MoverKeptAccess:       HRCheck{Enabled: true, Risk: model.RiskMedium},
 	}
 }
 
@@ -202,6 +223,7 @@ func ParsePolicy(filename string, data []byte) (*Policy, error) {
 		File:       filename,
 		Checks:     DefaultChecks(),
 		SoDRules:   []SoDRule{},
+		Roles:      []Role{},
 		Exceptions: []Exception{},
 		Raw:        slices.Clone(data),
 		SHA256:     hex.EncodeToString(sum[:]),
@@ -436,7 +458,7 @@ func checkGlob(g string) error {
 }
 
 func (pp *policyParser) parseTop(p *Policy, n *yaml.Node) {
-	fs, ok := pp.fields(n, "", "version", "checks", "sod_rules", "exceptions")
+	fs, ok := pp.fields(n, "", "version", "checks", "sod_rules", "roles", "exceptions")
 	if !ok {
 		return
 	}
@@ -453,6 +475,9 @@ func (pp *policyParser) parseTop(p *Policy, n *yaml.Node) {
 	}
 	if f, ok := fs["sod_rules"]; ok {
 		p.SoDRules = pp.parseRules(f.val)
+	}
+	if f, ok := fs["roles"]; ok {
+		p.Roles = pp.parseRoles(f.val)
 	}
 	if f, ok := fs["exceptions"]; ok {
 		p.Exceptions = pp.parseExceptions(f.val, p.SoDRules)
@@ -532,6 +557,7 @@ func (pp *policyParser) parseChecks(c *Checks, n *yaml.Node) {
 			pp.checkCommon(cf, p, &c.Orphaned.Enabled, &c.Orphaned.Risk)
 		}
 	}
+	pp.parseHRChecks(c, fs)
 }
 
 func (pp *policyParser) parseRules(n *yaml.Node) []SoDRule {

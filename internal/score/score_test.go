@@ -177,7 +177,7 @@ sod_rules:
     risk: SEVERE
     groups: {any: [a]}
 `, []string{`policy.yaml:5:11: sod_rules[0].risk: "SEVERE" is not HIGH, MEDIUM or LOW`}},
-		{"unknown top key", "version: 1\nchecsk: {}\n", []string{`policy.yaml:2:1: checsk: unknown key "checsk" (allowed: version, checks, sod_rules, exceptions)`}},
+		{"unknown top key", "version: 1\nchecsk: {}\n", []string{`policy.yaml:2:1: checsk: unknown key "checsk" (allowed: version, checks, sod_rules, roles, exceptions)`}},
 		{"unknown check key", "version: 1\nchecks:\n  dormant: {enabeld: false}\n", []string{`policy.yaml:3:13: checks.dormant.enabeld: unknown key "enabeld" (allowed: enabled, risk, dormant_days)`}},
 		{"unknown check", "version: 1\nchecks:\n  dormnat: {}\n", []string{`policy.yaml:3:3: checks.dormnat: unknown key "dormnat"`}},
 		{"unknown rule key", "version: 1\nsod_rules:\n  - id: R1\n    title: t\n    risk: LOW\n    groups: {any: [a], none: [b]}\n", []string{`policy.yaml:6:24: sod_rules[0].groups.none: unknown key "none" (allowed: any, all)`}},

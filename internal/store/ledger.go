@@ -240,6 +240,8 @@ var DerivedTables = []DerivedTable{
 	{"revocations", "id", []string{"id"}, []string{"id", "review", "run_id", "system", "user_id", "user_login", "group_id", "group_name", "status", "reason", "requested_by", "executed_at", "verified_at", "okta_request_id", "evidence_id",
 		"decision_id", "decided_at", "jira_key", "comment_id", "membership_source", "log_event_id", "log_event_time", "latency_seconds"}},
 	{"reviewers", "run_id", []string{"id"}, []string{"id", "review", "run_id", "system", "role", "email", "account_id", "display_name", "source", "evidence_id"}},
+	{"hr_listings", "id", []string{"id"}, []string{"id", "review", "run_id", "taken_at", "file_name", "file_evidence_id", "evidence_id"}},
+	{"hr_records", "listing_id", []string{"ordinal"}, []string{"listing_id", "ordinal", "line", "email", "employee_id", "status", "termination_date", "department", "title", "manager_email", "evidence_id"}},
 }
 
 // LookupDerivedTable returns the registry entry for name.
