@@ -14,67 +14,97 @@ import (
 // Page-size guidance for the Confluence publisher. Confluence Cloud
 // rejects a body over 5 MB (413). Measured with the golden fixture's rows
 // (realistic names, titles and group names), one access-table row renders
-// to about [AccessRowBytes] bytes of storage XHTML; hostile rows full of
-// escaped characters can be several times that, and Confluence itself
-// grows the body on save (ac:macro-id, local-id, <p> in cells).
+// to about [AccessRowBytes] bytes of storage XHTML and one finding to about
+// [FindingBytes]; hostile rows full of escaped characters can be several
+// times that, and Confluence itself grows the body on save (ac:macro-id,
+// local-id, <p> in cells).
 //
-// The suggested split: a system whose access exceeds [MaxInlineAccessRows]
-// rows gets its access table on a child page (set SystemReview.PageURL and
-// render the child with [ConfluenceAccessPage]), and a child page holds at
-// most [MaxAccessRowsPerPage] rows (split s.Access into consecutive parts
-// and render each part). [SplitAccess] applies both rules for a view. At
-// the measured size the limits keep the review page under ~1 MB for the
-// inline tables (4,000 × 250 bytes; each system's groups table adds a row
-// per group, not per access) and every child page under ~1 MB, below 5 MB
-// even if the rows are 4 times larger than measured.
+// The split: a system with more than [MaxInlineAccessRows] accesses or
+// [MaxInlineFindings] findings, or one that would take the review page past
+// [MaxInlineAccessRowsTotal] inline rows or [MaxInlineFindingsTotal] inline
+// findings, gets its findings and access table on child pages (the review
+// page keeps its counts and a link); [SplitSystems] applies these rules for
+// a view and [ChildParts] cuts a system into pages of at most
+// [MaxAccessRowsPerPage] rows and [MaxFindingsPerPage] findings. At the
+// measured sizes the review page stays under ~1.3 MB (4,000 rows and 1,000
+// findings inline; each system's groups table adds a row per group, not per
+// access) and every child page under ~0.9 MB, below 5 MB even if rows and
+// findings are 4 times larger than measured.
 const (
 	// AccessRowBytes is the measured size of one rendered access row,
 	// with its reviewer context (peers in the department, the previous
 	// decision); TestAccessRowBytes keeps it honest.
 	AccessRowBytes = 250
+	// FindingBytes is the measured size of one rendered finding;
+	// TestFindingBytes keeps it honest.
+	FindingBytes = 250
 	// MaxInlineAccessRows is the largest access table kept on the review
 	// page itself.
 	MaxInlineAccessRows = 500
 	// MaxAccessRowsPerPage is the largest access table on one child page.
-	MaxAccessRowsPerPage = 4000
+	MaxAccessRowsPerPage = 3000
 	// MaxInlineAccessRowsTotal bounds the inline rows over all systems of
 	// one review page; once reached, further systems go to child pages.
 	MaxInlineAccessRowsTotal = 4000
+	// MaxInlineFindings is the most findings a system lists on the review
+	// page itself.
+	MaxInlineFindings = 100
+	// MaxInlineFindingsTotal bounds the findings listed on the review page
+	// over all systems; once reached, further systems go to child pages.
+	MaxInlineFindingsTotal = 1000
+	// MaxFindingsPerPage is the most findings one child page lists.
+	MaxFindingsPerPage = 500
 )
 
-// SplitAccess returns the names of the systems of v whose access table
-// should go to a child page, in v.Systems order: every system with more
-// than MaxInlineAccessRows rows, and, once the inline rows of the page
-// would exceed MaxInlineAccessRowsTotal, every further system with rows.
-// Each child page holds at most MaxAccessRowsPerPage rows: split longer
-// tables with [AccessParts].
-func SplitAccess(v model.ReviewView) []string {
+// SplitSystems returns the names of the systems of v whose findings and
+// access table go to child pages, in v.Systems order: every system with
+// more than MaxInlineAccessRows accesses or MaxInlineFindings findings, and,
+// once the review page's inline rows or findings would pass
+// MaxInlineAccessRowsTotal or MaxInlineFindingsTotal, every further system
+// with accesses. Cut each into pages with [ChildParts].
+func SplitSystems(v model.ReviewView) []string {
 	var out []string
-	inline := 0
+	rows, findings := 0, 0
 	for _, s := range v.Systems {
-		n := len(s.Access)
-		if n > MaxInlineAccessRows || (n > 0 && inline+n > MaxInlineAccessRowsTotal) {
+		n, f := len(s.Access), len(s.Findings)
+		if n > MaxInlineAccessRows || f > MaxInlineFindings ||
+			(n > 0 && (rows+n > MaxInlineAccessRowsTotal || findings+f > MaxInlineFindingsTotal)) {
 			out = append(out, s.System.Name)
 			continue
 		}
-		inline += n
+		rows += n
+		findings += f
 	}
 	return out
 }
 
-// AccessParts splits rows into consecutive parts of at most
-// MaxAccessRowsPerPage rows, for child pages; nil rows give one empty part.
-func AccessParts(rows []model.AccessRow) [][]model.AccessRow {
-	if len(rows) <= MaxAccessRowsPerPage {
-		return [][]model.AccessRow{rows}
-	}
-	var parts [][]model.AccessRow
-	for len(rows) > 0 {
-		n := min(len(rows), MaxAccessRowsPerPage)
-		parts = append(parts, rows[:n:n])
-		rows = rows[n:]
+// ChildParts cuts system s into the parts its child pages show: part k
+// holds the k-th run of at most MaxAccessRowsPerPage accesses and the k-th
+// run of at most MaxFindingsPerPage findings (either may be empty), so
+// there are as many parts as the longer of the two needs, and at least
+// one.
+func ChildParts(s model.SystemReview) []model.SystemReview {
+	n := max(1, ceilDiv(len(s.Access), MaxAccessRowsPerPage), ceilDiv(len(s.Findings), MaxFindingsPerPage))
+	parts := make([]model.SystemReview, n)
+	for k := range parts {
+		part := s
+		part.Access = window(s.Access, k*MaxAccessRowsPerPage, MaxAccessRowsPerPage)
+		part.Findings = window(s.Findings, k*MaxFindingsPerPage, MaxFindingsPerPage)
+		parts[k] = part
 	}
 	return parts
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// window is xs[from:from+n] clipped to xs, with its capacity cut so an
+// append to a part cannot write into the next.
+func window[T any](xs []T, from, n int) []T {
+	if from >= len(xs) {
+		return nil
+	}
+	to := min(len(xs), from+n)
+	return xs[from:to:to]
 }
 
 // PageTitle is the title of a review's Confluence page (DESIGN §10).
@@ -126,6 +156,8 @@ type cfSystem struct {
 	Child                              bool // access table on a child page
 	AccessCount                        int
 	Findings                           []cfFinding
+	FindingCount                       int
+	FindingsByRisk                     string // "2 HIGH, 5 MEDIUM" when the findings are on the child page
 	Roles                              []cfRole
 	Rows                               []cfRow
 	Prev                               string // the previous review, heading its decision column
@@ -171,6 +203,7 @@ func RevocationPanel(r model.RevocationRun) (string, error) {
 type cfAccessPage struct {
 	Name, Review, RunID, RunAt, LedgerHead, PageURL string
 	AccessCount                                     int
+	Findings                                        []cfFinding
 	Rows                                            []cfRow
 	Prev                                            string
 }
@@ -244,20 +277,46 @@ func cfSystemOf(s model.SystemReview, prev string) cfSystem {
 	if cs.Owner == "" {
 		cs.Owner = "(no owner configured)"
 	}
-	for _, f := range s.Findings {
-		cs.Findings = append(cs.Findings, cfFinding{
+	cs.FindingCount = len(s.Findings)
+	if cs.Child {
+		cs.FindingsByRisk = findingsByRisk(s.Findings)
+	} else {
+		cs.Findings = cfFindings(s.Findings)
+		cs.Rows = cfRows(s.Access)
+	}
+	return cs
+}
+
+func cfFindings(fs []model.Finding) []cfFinding {
+	out := make([]cfFinding, len(fs))
+	for i, f := range fs {
+		out[i] = cfFinding{
 			Risk:   XMLText(string(f.Risk)),
 			RuleID: XMLText(f.RuleID),
 			User:   XMLText(f.UserLogin),
 			Groups: XMLText(strings.Join(f.Groups, ", ")),
 			Detail: XMLText(f.Detail),
 			AI:     f.Source == model.FindingSourceAI,
-		})
+		}
 	}
-	if !cs.Child {
-		cs.Rows = cfRows(s.Access)
+	return out
+}
+
+// findingsByRisk counts findings per risk, highest first ("2 HIGH, 5 LOW").
+func findingsByRisk(fs []model.Finding) string {
+	var parts []string
+	for _, r := range []model.Risk{model.RiskHigh, model.RiskMedium, model.RiskLow} {
+		n := 0
+		for _, f := range fs {
+			if f.Risk == r {
+				n++
+			}
+		}
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, r))
+		}
 	}
-	return cs
+	return strings.Join(parts, ", ")
 }
 
 // ConfluencePage renders the review page body in Confluence storage
@@ -294,10 +353,10 @@ func ConfluencePage(v model.ReviewView) (string, error) {
 	return cfRender("confluence_page", p)
 }
 
-// ConfluenceAccessPage renders the body of a child page holding the access
-// table of system s (or one part of it: pass s with Access set to the
-// part), with a header naming the review, run and ledger head and a link
-// back to v.PageURL.
+// ConfluenceAccessPage renders the body of a child page holding the
+// findings and access table of system s (or one part of them: pass a part
+// from [ChildParts]), with a header naming the review, run and ledger head
+// and a link back to v.PageURL.
 func ConfluenceAccessPage(v model.ReviewView, s model.SystemReview) (string, error) {
 	p := cfAccessPage{
 		Name:        XMLText(s.System.Name),
@@ -307,6 +366,7 @@ func ConfluenceAccessPage(v model.ReviewView, s model.SystemReview) (string, err
 		LedgerHead:  XMLText(v.LedgerHead),
 		PageURL:     webURL(v.PageURL),
 		AccessCount: len(s.Access),
+		Findings:    cfFindings(s.Findings),
 		Rows:        cfRows(s.Access),
 		Prev:        XMLText(v.PreviousReview),
 	}

@@ -57,14 +57,21 @@ func TestConfluencePageChildLink(t *testing.T) {
 	if !strings.Contains(ns, `<a href="https://acme.atlassian.net/wiki/spaces/SOX/pages/98766">NetSuite access</a>`) {
 		t.Errorf("NetSuite section lacks the child link:\n%s", ns)
 	}
-	// Findings stay on the main page.
-	if !strings.Contains(ns, "SOD-IT-ERP-ADMIN") {
-		t.Errorf("findings moved off the main page")
+	// The findings go with the access (a system split for its size has too
+	// many for the review page); the review page keeps their counts.
+	if strings.Contains(ns, "SOD-IT-ERP-ADMIN") {
+		t.Errorf("a split system's findings are still on the review page:\n%s", ns)
+	}
+	if !strings.Contains(ns, "3 finding(s) (2 HIGH, 1 MEDIUM) are listed with the access") {
+		t.Errorf("NetSuite section lacks its finding counts:\n%s", ns)
 	}
 
-	child, err := ConfluenceAccessPage(v, v.Systems[0])
+	child, err := ConfluenceAccessPage(v, ChildParts(v.Systems[0])[0])
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(child, "<h3>Findings</h3>") || !strings.Contains(child, "SOD-IT-ERP-ADMIN") {
+		t.Errorf("the child page lacks the system's findings")
 	}
 	golden(t, "confluence_access.golden", []byte(child))
 }
@@ -187,20 +194,50 @@ func TestSlackSummaryLargeReview(t *testing.T) {
 	}
 }
 
-func TestSplitAccessAndParts(t *testing.T) {
+func TestSplitSystemsAndParts(t *testing.T) {
 	v := fixtureView()
 	big := make([]model.AccessRow, MaxInlineAccessRows+1)
 	v.Systems[2].Access = big
-	if got := SplitAccess(v); len(got) != 1 || got[0] != "Workday" {
-		t.Errorf("SplitAccess = %v, want [Workday]", got)
+	if got := SplitSystems(v); len(got) != 1 || got[0] != "Workday" {
+		t.Errorf("SplitSystems = %v, want [Workday]", got)
 	}
 	v.Systems[2].Access = big[:3]
-	if got := SplitAccess(v); len(got) != 0 {
-		t.Errorf("SplitAccess = %v, want none", got)
+	if got := SplitSystems(v); len(got) != 0 {
+		t.Errorf("SplitSystems = %v, want none", got)
 	}
-	parts := AccessParts(make([]model.AccessRow, 2*MaxAccessRowsPerPage+1))
-	if len(parts) != 3 || len(parts[2]) != 1 || len(parts[0]) != MaxAccessRowsPerPage {
-		t.Errorf("AccessParts: %d parts", len(parts))
+	// Many findings send a system to child pages even with few accesses.
+	v.Systems[1].Findings = make([]model.Finding, MaxInlineFindings+1)
+	if got := SplitSystems(v); len(got) != 1 || got[0] != v.Systems[1].System.Name {
+		t.Errorf("SplitSystems with %d findings = %v, want [%s]", MaxInlineFindings+1, got, v.Systems[1].System.Name)
+	}
+	// The review page's inline findings are bounded over all systems.
+	many := model.ReviewView{}
+	for i := range 2 * MaxInlineFindingsTotal / MaxInlineFindings {
+		many.Systems = append(many.Systems, model.SystemReview{System: model.System{Name: fmt.Sprintf("S%03d", i)},
+			Access: make([]model.AccessRow, 1), Findings: make([]model.Finding, MaxInlineFindings)})
+	}
+	if got := len(SplitSystems(many)); got != len(many.Systems)-MaxInlineFindingsTotal/MaxInlineFindings {
+		t.Errorf("%d of %d systems split, want all past %d inline findings", got, len(many.Systems), MaxInlineFindingsTotal)
+	}
+
+	s := model.SystemReview{Access: make([]model.AccessRow, 2*MaxAccessRowsPerPage+1), Findings: make([]model.Finding, 7*MaxFindingsPerPage)}
+	parts := ChildParts(s)
+	if len(parts) != 7 || len(parts[0].Access) != MaxAccessRowsPerPage || len(parts[2].Access) != 1 || len(parts[3].Access) != 0 {
+		t.Fatalf("ChildParts: %d parts", len(parts))
+	}
+	rows, findings := 0, 0
+	for _, p := range parts {
+		rows += len(p.Access)
+		findings += len(p.Findings)
+		if len(p.Findings) != MaxFindingsPerPage {
+			t.Errorf("a part lists %d findings, want %d", len(p.Findings), MaxFindingsPerPage)
+		}
+	}
+	if rows != len(s.Access) || findings != len(s.Findings) {
+		t.Errorf("parts hold %d rows and %d findings, want %d and %d", rows, findings, len(s.Access), len(s.Findings))
+	}
+	if got := ChildParts(model.SystemReview{}); len(got) != 1 {
+		t.Errorf("an empty system gives %d parts, want 1", len(got))
 	}
 	if got := AccessPageTitle("2026-Q4", "NetSuite", 2, 3); got != "UAR 2026-Q4 – NetSuite access (2 of 3)" {
 		t.Errorf("title %q", got)
@@ -232,6 +269,44 @@ func TestAccessRowBytes(t *testing.T) {
 	}
 	if worst := MaxAccessRowsPerPage * per * 4; worst > 5<<20 {
 		t.Errorf("a child page at 4x the measured row size would be %d bytes, over 5 MB", worst)
+	}
+}
+
+// TestFindingBytes measures the storage bytes per finding that the split
+// thresholds rely on, and fails if the documented figure is stale.
+func TestFindingBytes(t *testing.T) {
+	v := fixtureView()
+	var all []model.Finding
+	for _, s := range v.Systems {
+		all = append(all, s.Findings...)
+	}
+	if len(all) == 0 {
+		t.Fatal("fixture has no findings")
+	}
+	small, err := ConfluenceAccessPage(v, model.SystemReview{System: v.Systems[0].System})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	fs := make([]model.Finding, 0, n)
+	for len(fs) < n {
+		fs = append(fs, all[len(fs)%len(all)])
+	}
+	large, err := ConfluenceAccessPage(v, model.SystemReview{System: v.Systems[0].System, Findings: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := (len(large) - len(small)) / n
+	t.Logf("one finding renders to %d bytes of storage XHTML", per)
+	if per > FindingBytes*3/2 || per < FindingBytes/2 {
+		t.Errorf("measured %d bytes per finding; update FindingBytes (%d) and the thresholds", per, FindingBytes)
+	}
+	worst := 4 * (MaxAccessRowsPerPage*AccessRowBytes + MaxFindingsPerPage*per)
+	if worst > 5<<20 {
+		t.Errorf("a child page at 4x the measured sizes would be %d bytes, over 5 MB", worst)
+	}
+	if inline := 4 * (MaxInlineAccessRowsTotal*AccessRowBytes + MaxInlineFindingsTotal*per); inline > 5<<20 {
+		t.Errorf("the review page's inline tables at 4x would be %d bytes, over 5 MB", inline)
 	}
 }
 

@@ -2,10 +2,12 @@ package review
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/uar-dev/uar/internal/decisions"
 	"github.com/uar-dev/uar/internal/evidence"
@@ -41,6 +43,9 @@ type DecisionsOptions struct {
 	// Connect builds the Jira client; nil, or returning nil, means the
 	// pass reads only the CSV files (no comments, no replies).
 	Connect func() (DecisionJira, error)
+	// Workers bounds concurrent Jira calls (tickets read, replies posted);
+	// 0 means DefaultPublishWorkers.
+	Workers int
 }
 
 // CSVFile is a decisions file as given.
@@ -118,7 +123,7 @@ func ParseDecisions(ctx context.Context, s *Step, o DecisionsOptions) (*Decision
 	in.CertifyAllCoversHigh = o.CertifyAllCoversHigh
 	res := &DecisionsResult{}
 	if client != nil {
-		if res.Comments, err = readComments(ctx, s, client, &in); err != nil {
+		if res.Comments, err = readComments(ctx, s, client, &in, workersOr(o.Workers)); err != nil {
 			return nil, err
 		}
 	}
@@ -133,7 +138,7 @@ func ParseDecisions(ctx context.Context, s *Step, o DecisionsOptions) (*Decision
 		return nil, err
 	}
 	if client != nil {
-		n, err := postReplies(ctx, s, client, out.Replies)
+		n, err := postReplies(ctx, s, client, out.Replies, workersOr(o.Workers))
 		res.Replies = n
 		if err != nil {
 			return res, err
@@ -249,37 +254,50 @@ func decisionsInput(snap *model.Snapshot, findings []model.Finding, systems []mo
 
 // readComments reads every comment on each system's ticket (uar's own
 // comments, its replies, are left out) into in.
-func readComments(ctx context.Context, s *Step, client DecisionJira, in *decisions.Input) (int, error) {
+func readComments(ctx context.Context, s *Step, client DecisionJira, in *decisions.Input, workers int) (int, error) {
 	me, err := client.Myself(ctx)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for i := range in.Systems {
+	comments := make([][]decisions.Comment, len(in.Systems))
+	var mu sync.Mutex
+	read := 0
+	err = forEach(ctx, workers, len(in.Systems), func(ctx context.Context, i int) error {
 		sys := &in.Systems[i]
 		if sys.JiraKey == "" {
-			continue
+			return nil
 		}
-		s.Out.Progress("parse-decisions: %s (%d/%d tickets)", sys.JiraKey, i+1, len(in.Systems))
 		cs, err := client.ListComments(ctx, sys.JiraKey)
 		if err != nil {
-			s.Out.ProgressDone()
-			return n, fmt.Errorf("decisions: comments of %s (%s): %w", sys.JiraKey, sys.Name, err)
+			return fmt.Errorf("decisions: comments of %s (%s): %w", sys.JiraKey, sys.Name, err)
 		}
+		var out []decisions.Comment
 		for _, c := range cs {
 			if c.Author.AccountID == me.AccountID {
 				continue
 			}
 			dc, err := decisions.FromJira(c)
 			if err != nil {
-				s.Out.ProgressDone()
-				return n, fmt.Errorf("decisions: %s: %w", sys.JiraKey, err)
+				return fmt.Errorf("decisions: %s: %w", sys.JiraKey, err)
 			}
-			sys.Comments = append(sys.Comments, dc)
-			n++
+			out = append(out, dc)
 		}
-	}
+		comments[i] = out
+		mu.Lock()
+		read++
+		s.Out.Progress("parse-decisions: %d/%d tickets read", read, len(in.Systems))
+		mu.Unlock()
+		return nil
+	}, func(error) bool { return true })
 	s.Out.ProgressDone()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range in.Systems {
+		in.Systems[i].Comments = append(in.Systems[i].Comments, comments[i]...)
+		n += len(comments[i])
+	}
 	return n, nil
 }
 
@@ -355,8 +373,13 @@ func storeDecision(d model.Decision) store.Decision {
 		CertifyAll: d.FromAll, ReviewerRole: d.ReviewerRole, ReviewerAdmin: d.ReviewerIsAdmin}
 }
 
-// postReplies posts each reply not yet posted (by its key) and records it.
-func postReplies(ctx context.Context, s *Step, client CommentPoster, replies []decisions.Reply) (int, error) {
+// postReplies answers the replies not posted before. The new replies of
+// one ticket go out as one comment (a few, if they would pass
+// maxReplyBytes), so an owner reads one answer per pass rather than one
+// per line; each reply is recorded under its own key with the comment's
+// id, so none is ever posted twice. Tickets are answered workers at a
+// time; it returns the number of replies posted.
+func postReplies(ctx context.Context, s *Step, client CommentPoster, replies []decisions.Reply, workers int) (int, error) {
 	pubs, err := s.Store.Publications(ctx, s.Review)
 	if err != nil {
 		return 0, err
@@ -367,26 +390,91 @@ func postReplies(ctx context.Context, s *Step, client CommentPoster, replies []d
 			posted[p.ExternalKey] = true
 		}
 	}
-	n := 0
-	var errs []error
+	var batches [][]decisions.Reply
+	open := map[string]int{} // Jira key -> its batch being filled
+	size := map[int]int{}
 	for _, r := range replies {
 		if posted[r.Key] || r.JiraKey == "" {
 			continue
 		}
-		cm, err := client.AddComment(ctx, r.JiraKey, r.Body)
+		posted[r.Key] = true // a key twice in one pass is answered once
+		i, ok := open[r.JiraKey]
+		if !ok || size[i]+len(r.Body) > maxReplyBytes {
+			i = len(batches)
+			batches = append(batches, nil)
+			open[r.JiraKey] = i
+		}
+		batches[i] = append(batches[i], r)
+		size[i] += len(r.Body)
+	}
+	var mu sync.Mutex
+	n := 0
+	var errs []error
+	err = forEach(ctx, workers, len(batches), func(ctx context.Context, i int) error {
+		batch := batches[i]
+		body, err := joinADF(batch)
 		if err != nil {
-			errs = append(errs, &PublishError{Service: store.ServiceJira, Object: "reply on " + r.JiraKey, Err: err})
-			continue
+			return err
 		}
-		if _, err := RecordPublication(ctx, s, store.Publication{Service: store.ServiceJira, Kind: KindReply, System: r.System,
-			Action: store.ActionCreated, ExternalID: cm.ID, ExternalKey: r.Key, ServiceTime: store.FormatTime(cm.Created)}, ""); err != nil {
-			return n, err
+		cm, err := client.AddComment(ctx, batch[0].JiraKey, body)
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, &PublishError{Service: store.ServiceJira, Object: "reply on " + batch[0].JiraKey, Err: err})
+			mu.Unlock()
+			return nil
 		}
-		posted[r.Key] = true
-		n++
+		pubs := make([]store.Publication, len(batch))
+		for k, r := range batch {
+			pubs[k] = store.Publication{Service: store.ServiceJira, Kind: KindReply, System: r.System,
+				Action: store.ActionCreated, ExternalID: cm.ID, ExternalKey: r.Key, ServiceTime: store.FormatTime(cm.Created)}
+		}
+		if _, err := recordPublications(ctx, s, pubs, ""); err != nil {
+			return err
+		}
+		mu.Lock()
+		n += len(batch)
+		mu.Unlock()
+		return nil
+	}, func(error) bool { return true })
+	if err != nil {
+		return n, err
 	}
 	if len(errs) > 0 {
 		return n, &IncompleteError{Published: n, Errs: errs}
 	}
 	return n, nil
+}
+
+// maxReplyBytes bounds the ADF of one reply comment, well under Jira's
+// 32,767-character comment limit.
+const maxReplyBytes = 24 << 10
+
+// joinADF is one ADF document holding each reply's content in turn,
+// separated by rules.
+func joinADF(replies []decisions.Reply) (json.RawMessage, error) {
+	type doc struct {
+		Type    string            `json:"type"`
+		Version int               `json:"version"`
+		Content []json.RawMessage `json:"content"`
+	}
+	out := doc{Type: "doc", Version: 1, Content: []json.RawMessage{}}
+	for i, r := range replies {
+		var d doc
+		if err := json.Unmarshal(r.Body, &d); err != nil || d.Type != "doc" {
+			return nil, fmt.Errorf("decisions: reply %s is not an ADF document: %v", r.Key, err)
+		}
+		if i > 0 {
+			out.Content = append(out.Content, json.RawMessage(`{"type":"rule"}`))
+		}
+		out.Content = append(out.Content, d.Content...)
+	}
+	return json.Marshal(out)
+}
+
+// workersOr is n, or DefaultPublishWorkers when n is not positive.
+func workersOr(n int) int {
+	if n <= 0 {
+		return DefaultPublishWorkers
+	}
+	return n
 }

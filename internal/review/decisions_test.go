@@ -2,13 +2,18 @@ package review
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/uar-dev/uar/internal/decisions"
 	"github.com/uar-dev/uar/internal/evidence"
+	"github.com/uar-dev/uar/internal/httpx"
 	"github.com/uar-dev/uar/internal/publish/jira"
 	"github.com/uar-dev/uar/internal/sandbox"
 	"github.com/uar-dev/uar/internal/store"
@@ -183,5 +188,98 @@ func TestParseDecisionsFromCSV(t *testing.T) {
 	res, err := st.Query(ctx, `SELECT source FROM v_decisions WHERE review = ? AND target = 'bob.smith@company.com' AND status = 'accepted'`, rev)
 	if err != nil || len(res.Rows) != 1 || res.Rows[0][0] != "csv" {
 		t.Errorf("v_decisions source: %v %v", res, err)
+	}
+}
+
+// posterFunc is a CommentPoster over a function, counting the comments
+// each ticket received.
+type posterFunc struct {
+	mu     sync.Mutex
+	bodies map[string][]json.RawMessage
+	fail   string // a ticket whose comments Jira refuses
+}
+
+func (p *posterFunc) AddComment(_ context.Context, key string, body json.RawMessage) (jira.Comment, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if key == p.fail {
+		return jira.Comment{}, &httpx.StatusError{Service: "jira", Status: http.StatusBadRequest, Message: "refused"}
+	}
+	if p.bodies == nil {
+		p.bodies = map[string][]json.RawMessage{}
+	}
+	p.bodies[key] = append(p.bodies[key], body)
+	return jira.Comment{ID: fmt.Sprintf("%s-%d", key, len(p.bodies[key])), Created: testNow}, nil
+}
+
+func reply(key, jiraKey, text string) decisions.Reply {
+	body, err := json.Marshal(map[string]any{"type": "doc", "version": 1, "content": []any{
+		map[string]any{"type": "paragraph", "content": []any{map[string]any{"type": "text", "text": text}}}}})
+	if err != nil {
+		panic(err) // maps of strings always marshal
+	}
+	return decisions.Reply{Key: key, System: "S-" + jiraKey, JiraKey: jiraKey, Body: body}
+}
+
+// The new replies of a ticket go out as one comment (several when they
+// would pass maxReplyBytes), each recorded under its own key so a second
+// pass posts none; a ticket Jira refuses does not stop the others.
+func TestRepliesBatchedPerTicket(t *testing.T) {
+	ctx := context.Background()
+	st := testStore(t)
+	s, _ := newStep(t, st, "parse-decisions", rev)
+	long := strings.Repeat("x", maxReplyBytes/3)
+	replies := []decisions.Reply{
+		reply("a1", "UAR-1", "first"), reply("b1", "UAR-2", long), reply("a2", "UAR-1", "second"),
+		reply("b2", "UAR-2", long), reply("b3", "UAR-2", long), reply("a1", "UAR-1", "first"), // a key twice: answered once
+		reply("c1", "UAR-3", "refused"),
+	}
+	p := &posterFunc{fail: "UAR-3"}
+	n, err := postReplies(ctx, s, p, replies, 3)
+	var inc *IncompleteError
+	if !errors.As(err, &inc) || !strings.Contains(err.Error(), "UAR-3") {
+		t.Fatalf("err = %v, want an incomplete pass naming UAR-3", err)
+	}
+	if n != 5 {
+		t.Errorf("%d replies posted, want 5", n)
+	}
+	if got := len(p.bodies["UAR-1"]); got != 1 {
+		t.Errorf("UAR-1 got %d comments, want its 2 replies in one", got)
+	}
+	if got := len(p.bodies["UAR-2"]); got != 2 {
+		t.Errorf("UAR-2 got %d comments, want 2 (3 replies of a third of the budget each)", got)
+	}
+	var doc struct {
+		Type    string `json:"type"`
+		Content []struct {
+			Type string `json:"type"`
+		} `json:"content"`
+	}
+	if err := json.Unmarshal(p.bodies["UAR-1"][0], &doc); err != nil || doc.Type != "doc" || len(doc.Content) != 3 || doc.Content[1].Type != "rule" {
+		t.Errorf("joined reply is not paragraph, rule, paragraph: %s (%v)", p.bodies["UAR-1"][0], err)
+	}
+	for _, b := range p.bodies["UAR-2"] {
+		if len(b) > maxReplyBytes+1024 {
+			t.Errorf("a reply comment of %d bytes, over the budget", len(b))
+		}
+	}
+	pubs, err := st.Publications(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]string{}
+	for _, pub := range pubs {
+		if pub.Kind == KindReply {
+			keys[pub.ExternalKey] = pub.ExternalID
+		}
+	}
+	if len(keys) != 5 || keys["a1"] != keys["a2"] || keys["a1"] == "" || keys["c1"] != "" {
+		t.Errorf("recorded replies %v: want a1..b3 under their comments' ids, c1 not", keys)
+	}
+	// A second pass answers only what was not posted: the refused ticket.
+	p.fail = ""
+	n, err = postReplies(ctx, s, p, replies, 3)
+	if err != nil || n != 1 || len(p.bodies["UAR-3"]) != 1 || len(p.bodies["UAR-1"]) != 1 {
+		t.Errorf("second pass: %d posted, %v; comments %d on UAR-3, %d on UAR-1", n, err, len(p.bodies["UAR-3"]), len(p.bodies["UAR-1"]))
 	}
 }

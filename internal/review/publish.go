@@ -250,7 +250,7 @@ func (p *publisher) linkPrior() {
 		if t, ok := p.ix.Tickets[sys.System.Name]; ok {
 			sys.JiraKey, sys.JiraURL = t.ExternalKey, t.URL
 		}
-		if c, ok := p.ix.Children[templates.AccessPageTitle(p.step.Review, sys.System.Name, 1, len(templates.AccessParts(sys.Access)))]; ok {
+		if c, ok := p.ix.Children[templates.AccessPageTitle(p.step.Review, sys.System.Name, 1, len(templates.ChildParts(*sys)))]; ok {
 			sys.PageURL = c.URL
 		}
 	}
@@ -274,8 +274,8 @@ func (p *publisher) plan() []store.Publication {
 	}
 	if p.svc.Confluence {
 		add(store.ServiceConfluence, store.KindPage, "", p.ix.Page, templates.PageTitle(p.step.Review))
-		for _, name := range templates.SplitAccess(*p.view) {
-			parts := templates.AccessParts(p.system(name).Access)
+		for _, name := range templates.SplitSystems(*p.view) {
+			parts := templates.ChildParts(*p.system(name))
 			for k := range parts {
 				title := templates.AccessPageTitle(p.step.Review, name, k+1, len(parts))
 				var prev *store.Publication
@@ -506,26 +506,47 @@ func (p *publisher) record(ctx context.Context, pub store.Publication, head stri
 // head written onto the object ("" if none), recorded as an anchor (the
 // service's history now timestamps it). It returns the row written.
 func RecordPublication(ctx context.Context, s *Step, pub store.Publication, head string) (store.Publication, error) {
-	pub.Review, pub.RunID = s.Review, s.Run.ID
+	pubs, err := recordPublications(ctx, s, []store.Publication{pub}, head)
+	if err != nil {
+		return pub, err
+	}
+	return pubs[0], nil
+}
+
+// recordPublications records pubs in one transaction (one fsync), each
+// sealed by its own "publish" derive row; head, if given, is anchored once.
+func recordPublications(ctx context.Context, s *Step, pubs []store.Publication, head string) ([]store.Publication, error) {
+	out := slices.Clone(pubs)
 	ctx = context.WithoutCancel(ctx)
 	err := s.Store.WithTx(ctx, func(tx *store.Tx) error {
-		_, err := s.Ledger.Derive(ctx, tx, "publish", func(evID string) (evidence.Derived, error) {
-			id, err := tx.InsertPublication(ctx, pub, evID)
-			pub.ID, pub.EvidenceID = id, evID
-			return evidence.Derived{Scopes: []evidence.Scope{{Table: "publications", Scope: id}},
-				Params: PublishParams{Service: pub.Service, Kind: pub.Kind, System: pub.System, Action: pub.Action, ExternalID: pub.ExternalID, LedgerHead: head}}, err
-		})
-		if err != nil || head == "" {
-			return err
+		for i := range out {
+			pub := &out[i]
+			pub.Review, pub.RunID = s.Review, s.Run.ID
+			_, err := s.Ledger.Derive(ctx, tx, "publish", func(evID string) (evidence.Derived, error) {
+				id, err := tx.InsertPublication(ctx, *pub, evID)
+				pub.ID, pub.EvidenceID = id, evID
+				return evidence.Derived{Scopes: []evidence.Scope{{Table: "publications", Scope: id}},
+					Params: PublishParams{Service: pub.Service, Kind: pub.Kind, System: pub.System, Action: pub.Action, ExternalID: pub.ExternalID, LedgerHead: head}}, err
+			})
+			if err != nil {
+				return fmt.Errorf("record %s %s %s: %w", pub.Service, pub.Kind, pub.ExternalID, err)
+			}
+		}
+		if head == "" || len(out) == 0 {
+			return nil
 		}
 		// The head now sits in the service's own history: an anchor.
-		_, err = s.Ledger.RecordAnchor(ctx, tx, evidence.Anchor{Head: head, Service: pub.Service, URL: pub.URL, PageID: pub.ExternalID, Version: pub.Version})
-		return err
+		last := out[len(out)-1]
+		_, err := s.Ledger.RecordAnchor(ctx, tx, evidence.Anchor{Head: head, Service: last.Service, URL: last.URL, PageID: last.ExternalID, Version: last.Version})
+		if err != nil {
+			return fmt.Errorf("record %s %s %s: %w", last.Service, last.Kind, last.ExternalID, err)
+		}
+		return nil
 	})
 	if err != nil {
-		return pub, fmt.Errorf("record %s %s %s: %w", pub.Service, pub.Kind, pub.ExternalID, err)
+		return pubs, err
 	}
-	return pub, nil
+	return out, nil
 }
 
 // head is the current ledger head, or the view's if it cannot be read.
@@ -540,53 +561,5 @@ func (p *publisher) head(ctx context.Context) string {
 // parallel runs fn(0..n-1) on p.workers goroutines. The first failure that
 // is not transient stops new work; every failure is returned joined.
 func (p *publisher) parallel(ctx context.Context, n int, fn func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan int)
-	var mu sync.Mutex
-	var errs []error
-	var wg sync.WaitGroup
-	for range max(1, min(p.workers, n)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				if err := fn(ctx, i); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					if !transient(err) {
-						cancel()
-					}
-				}
-			}
-		}()
-	}
-feed:
-	for i := range n {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if len(errs) == 0 {
-		return ctx.Err()
-	}
-	// Report the root causes, not the cancellations they caused.
-	var real []error
-	for _, e := range errs {
-		if !errors.Is(e, context.Canceled) {
-			real = append(real, e)
-		}
-	}
-	if len(real) == 0 {
-		real = errs
-	}
-	if len(real) == 1 {
-		return real[0]
-	}
-	return errors.Join(real...)
+	return forEach(ctx, p.workers, n, fn, func(err error) bool { return !transient(err) })
 }

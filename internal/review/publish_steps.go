@@ -68,17 +68,15 @@ type childPage struct {
 	body  string
 }
 
-// childPages writes the access tables that are too large for the review
-// page, and points their systems at them.
+// childPages writes the findings and access tables that are too large for
+// the review page, and points their systems at them.
 func (p *publisher) childPages(ctx context.Context) error {
 	var jobs []childPage
-	for _, name := range templates.SplitAccess(*p.view) {
+	for _, name := range templates.SplitSystems(*p.view) {
 		sys := p.system(name)
 		idx := slices.IndexFunc(p.view.Systems, func(x model.SystemReview) bool { return x.System.Name == name })
-		parts := templates.AccessParts(sys.Access)
-		for k := range parts {
-			part := *sys
-			part.Access = parts[k]
+		parts := templates.ChildParts(*sys)
+		for k, part := range parts {
 			body, err := templates.ConfluenceAccessPage(*p.view, part)
 			if err != nil {
 				return confErr("render "+name+" access page", err)

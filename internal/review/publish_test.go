@@ -313,7 +313,7 @@ func BenchmarkPublish400Systems(b *testing.B) {
 		nj, nc, ns := len(sb.Jira.Requests()), len(sb.Confluence.Requests()), sb.Slack.Requests().Count("", "")
 		b.ReportMetric(wall.Seconds(), "wall_s")
 		b.ReportMetric(float64(len(res.View.Systems)), "systems")
-		b.ReportMetric(float64(len(templates.SplitAccess(*res.View))), "child_pages")
+		b.ReportMetric(float64(len(templates.SplitSystems(*res.View))), "child_pages")
 		b.ReportMetric(float64(nj), "jira_calls")
 		b.ReportMetric(float64(nc), "confluence_calls")
 		b.ReportMetric(float64(ns), "slack_calls")
