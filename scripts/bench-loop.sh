@@ -43,8 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"} else if (NR%2) {print a[(NR+1)/2]} else {print (a[NR/2]+a[NR/2+1])/2}}'; }
 sql() { "$tmp/uar" query --sql "$1"; } # tab-separated, header first
 
 (cd "$root" && go build -o "$tmp/uar" ./cmd/uar)
@@ -60,29 +61,12 @@ setup() {
 	(cd "$dir" && . ./sandbox.env && "$uar" snapshot -q >/dev/null && "$uar" score -q >/dev/null && "$uar" publish -q >/dev/null)
 }
 
-# targets DIR N: N "ticket owner user" lines: users whose one access is a
-# direct membership of a group Okta manages (so the removal is uar's to
-# make), with their system's ticket and owner (read from uar.yaml).
-targets() {
-	local dir=$1 n=$2
-	(cd "$dir" && sql "SELECT p.external_key, a.system, a.user_login FROM v_access a
-		JOIN publications p ON p.kind = 'ticket' AND p.system = a.system AND p.review = a.review
-		WHERE a.membership_source = 'direct'
-		  AND a.group_name IN (SELECT name FROM snapshot_groups WHERE type = 'OKTA_GROUP' AND rule_managed = 0)
-		  AND a.user_login IN (SELECT user_login FROM v_access GROUP BY user_login HAVING count(*) = 1)
-		ORDER BY a.user_login LIMIT $n" | tail -n +2) |
-		while IFS=$'\t' read -r key system user; do
-			owner=$(awk -v s="$system" '$0 ~ "- name: "s"$" {f=1; next} f && /owner:/ {print $2; exit}' "$dir/uar.yaml")
-			printf '%s %s %s\n' "$key" "$owner" "$user"
-		done
-}
-
 echo "bench-loop: latency $LATENCY, $REVOCATIONS revocations, org users=$USERS groups=$SOX_GROUPS memberships=$MEMBERSHIPS"
 loop_walls=()
 for run in $(seq 1 "$RUNS"); do
 	dir=$tmp/run$run
 	setup "$dir"
-	mapfile -t lines < <(targets "$dir" "$REVOCATIONS")
+	mapfile -t lines < <(revocable_targets "$tmp/uar" "$dir" "$REVOCATIONS")
 	if (( ${#lines[@]} < REVOCATIONS )); then
 		echo "bench-loop: only ${#lines[@]} single-system users to revoke (want $REVOCATIONS); grow the org" >&2
 		exit 1
@@ -109,7 +93,7 @@ loop_median=$(printf '%s\n' "${loop_walls[@]}" | median)
 # watch: one sandbox, watch in the background, one comment at a time.
 dir=$tmp/run-watch
 setup "$dir"
-mapfile -t lines < <(targets "$dir" "$WATCH_SAMPLES")
+mapfile -t lines < <(revocable_targets "$tmp/uar" "$dir" "$WATCH_SAMPLES")
 (cd "$dir" && . ./sandbox.env && exec "$uar" watch --interval 5s >"$dir/watch.log" 2>&1) &
 watchpid=$!
 pages() { (cd "$dir" && sql "SELECT count(*) FROM publications WHERE service = 'confluence' AND kind = 'page' AND action = 'updated'" | tail -1); }
