@@ -120,7 +120,11 @@ func hints(env *Env, err error) []string {
 		out = append(out, ae.Hint)
 	}
 	if errors.Is(err, store.ErrNotExist) {
-		out = append(out, "pass --db with the path of an existing store, or run 'uar init' to create one")
+		if !env.seen.configRead() {
+			out = append(out, "no uar.yaml was read either: run this in the folder of your uar.yaml (or pass --config), or 'uar init' to start one ('uar demo' plays a whole review offline)")
+		} else {
+			out = append(out, "pass --db with the path of an existing store, or run 'uar init' to create one")
+		}
 	}
 	if errors.Is(err, store.ErrNotUARStore) {
 		out = append(out, "--db (or db: in uar.yaml) names a file that is not a uar evidence store; it was left untouched: pick another path")

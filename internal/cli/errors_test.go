@@ -64,6 +64,23 @@ func TestMisspelledVariableAndHints(t *testing.T) {
 	}
 }
 
+// In an empty folder, every command that needs a store says that no
+// uar.yaml was read, not only that the store is missing.
+func TestEmptyFolderNamesTheMissingConfig(t *testing.T) {
+	te := newTestEnv(t)
+	for _, cmd := range []string{"parse-decisions", "revoke", "remind", "verify"} {
+		code := te.run(context.Background(), cmd)
+		if code != ExitUsage || !strings.Contains(te.err.String(), "no uar.yaml was read either") {
+			t.Errorf("%s in an empty folder: exit %d: %s", cmd, code, te.err)
+		}
+	}
+	te.write(t, "uar.yaml", "db: t.db\n")
+	if code := te.run(context.Background(), "verify"); code != ExitUsage || strings.Contains(te.err.String(), "no uar.yaml") ||
+		!strings.Contains(te.err.String(), "pass --db") {
+		t.Errorf("verify with a uar.yaml and no store: exit %d: %s", code, te.err)
+	}
+}
+
 // A host that does not resolve names the setting that holds it.
 func TestUnknownHostNamesTheSetting(t *testing.T) {
 	te := newTestEnv(t)
