@@ -17,7 +17,9 @@ import (
 )
 
 // testEnv is an Env with captured streams, a fixed clock and a private
-// environment; each test runs in its own temporary working directory.
+// environment; relative paths resolve in the test's own temporary folder
+// (Env.Dir; the process's directory is never changed), so every cli test
+// runs in parallel.
 type testEnv struct {
 	*Env
 	out, err *bytes.Buffer
@@ -28,7 +30,6 @@ type testEnv struct {
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
-	t.Chdir(dir)
 	te := &testEnv{out: &bytes.Buffer{}, err: &bytes.Buffer{}, vars: map[string]string{"UAR_ACTOR": "go-test"}, dir: dir}
 	now := sandbox.ReferenceNow
 	te.Env = &Env{
@@ -42,6 +43,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		PID:          os.Getpid(),
 		ProcessAlive: func(int) bool { return false },
 		seen:         &configSeen{},
+		Dir:          dir,
 		Environ: func() []string {
 			var out []string
 			for k, v := range te.vars {
@@ -89,6 +91,7 @@ func must[T any](v T, err error) func(testing.TB) T {
 }
 
 func TestReportErrorNeverPrintsSecrets(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	te.vars[EnvSlackToken] = "xoxb-secret-value-123"
 	code := reportError(te.Env, fmt.Errorf("slack: upstream said: bad token xoxb-secret-value-123"), true)
@@ -103,6 +106,7 @@ func TestReportErrorNeverPrintsSecrets(t *testing.T) {
 // An ANSI escape in upstream data (an Okta profile) cannot drive the
 // reader's terminal: tables and messages show it as \x1b.
 func TestControlCharactersNeutralised(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	if err := writeTable(&b, true, []string{"USER"}, [][]string{{"mallory\x1b]0;pwned\x07\x1b[31m"}}); err != nil {
 		t.Fatal(err)
@@ -127,6 +131,7 @@ func TestControlCharactersNeutralised(t *testing.T) {
 // --db naming a file that is not a uar store is refused (exit 2) and the
 // file is left as it was.
 func TestForeignFileIsNotAdopted(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	te.write(t, "notes.db", "meeting notes, not a database\n")
 	te.write(t, "uar.yaml", "db: notes.db\n")
@@ -141,6 +146,7 @@ func TestForeignFileIsNotAdopted(t *testing.T) {
 // Once the config named the Atlassian account, its basic-auth credential
 // (base64 of email:token, bare or after "Basic ") is scrubbed from errors.
 func TestReportErrorScrubsBasicAuth(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	te.vars[EnvJiraToken] = "jira-token-value-0123"
 	te.write(t, "uar.yaml", "db: t.db\njira:\n  email: svc@acme.com\n")
@@ -157,6 +163,7 @@ func TestReportErrorScrubsBasicAuth(t *testing.T) {
 // On a terminal score prints a summary per system; --all (or a pipe)
 // lists every finding.
 func TestScoreSummaryOnATerminal(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	startOkta(t, te, sandbox.ReferenceOrg())
 	te.write(t, "policy.yaml", "version: 1\n")

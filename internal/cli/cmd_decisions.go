@@ -91,7 +91,7 @@ func runDecisions(ctx context.Context, env *Env, g *globalOptions, o *decisionsO
 	}
 	var csv *review.CSVFile
 	if o.fromCSV != "" {
-		data, err := os.ReadFile(o.fromCSV)
+		data, err := os.ReadFile(env.path(o.fromCSV))
 		if err != nil {
 			return usageErrorf("--from-csv: %v", err)
 		}

@@ -90,7 +90,7 @@ type demoSummary struct {
 }
 
 func runDemo(ctx context.Context, env *Env, g *globalOptions, o *demoOptions) error {
-	dir, err := filepath.Abs(o.dir)
+	dir, err := filepath.Abs(env.path(o.dir))
 	if err != nil {
 		return usageErrorf("--dir: %v", err)
 	}

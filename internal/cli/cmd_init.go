@@ -60,12 +60,12 @@ func runInit(ctx context.Context, env *Env, g *globalOptions) error {
 		}
 		tmpl = strings.Replace(tmpl, "db: uar.db                      #", fmt.Sprintf("db: %s #", q), 1)
 		if dir := filepath.Dir(g.db); dir != "." {
-			if err := os.MkdirAll(dir, 0o700); err != nil {
+			if err := os.MkdirAll(env.path(dir), 0o700); err != nil {
 				return fmt.Errorf("init: --db %s: %w", g.db, err)
 			}
 		}
 	}
-	wrote, err := writeNew(cfgPath, []byte(tmpl))
+	wrote, err := writeNew(env.path(cfgPath), []byte(tmpl))
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func runInit(ctx context.Context, env *Env, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	wrote, err = writeNew(cfg.Policy, []byte(score.ExamplePolicy))
+	wrote, err = writeNew(env.path(cfg.Policy), []byte(score.ExamplePolicy))
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func runInit(ctx context.Context, env *Env, g *globalOptions) error {
 	} else {
 		u.Infof("%s exists: left unchanged", cfg.Policy)
 	}
-	_, statErr := os.Stat(cfg.DB)
+	_, statErr := os.Stat(env.path(cfg.DB))
 	err = withRun(ctx, env, &gg, runSpec{command: "init", args: g.args, createStore: true, configNeeded: true},
 		func(ctx context.Context, rc *runCtx) error { return nil })
 	if err != nil {

@@ -111,6 +111,10 @@ func newSandboxCmd(env *Env, g *globalOptions) *cobra.Command {
 
 func runSandbox(ctx context.Context, env *Env, g *globalOptions, o *sandboxOptions) error {
 	u := ui{env: env, g: g}
+	o.dir, o.readyFile = env.path(o.dir), env.path(o.readyFile)
+	if o.org != "reference" {
+		o.org = env.path(o.org)
+	}
 	host, port, err := sandboxListenAddr(o.listen)
 	if err != nil {
 		return err

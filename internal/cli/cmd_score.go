@@ -97,7 +97,7 @@ func runScore(ctx context.Context, env *Env, g *globalOptions, o *scoreOptions) 
 		policyPath = o.policy
 	}
 	// The policy is checked before anything is opened or written.
-	data, err := os.ReadFile(policyPath)
+	data, err := os.ReadFile(env.path(policyPath))
 	if err != nil {
 		if cfg.File == "" && o.policy == "" {
 			return WithHint(usageErrorf("no uar.yaml in this folder (and no %s)", policyPath),

@@ -106,7 +106,7 @@ func runSnapshot(ctx context.Context, env *Env, g *globalOptions, o *snapshotOpt
 	}
 	if o.importFile != "" {
 		// Parse before opening anything: a bad file stores nothing.
-		data, err := os.ReadFile(o.importFile)
+		data, err := os.ReadFile(env.path(o.importFile))
 		if err != nil {
 			return usageErrorf("--import: %v", err)
 		}
@@ -150,6 +150,7 @@ func oktaClientConfig(rc *runCtx) (okta.Config, error) {
 	}
 	oc := s.Config(secret(rc.env, EnvOktaToken))
 	oc.Now = rc.env.Now
+	oc.PrivateKeyFile = rc.env.path(oc.PrivateKeyFile)
 	if err := oc.Validate(); err != nil {
 		if oc.Token == "" && oc.AuthMode == okta.AuthSSWS {
 			return okta.Config{}, WithHint(&UsageError{Err: err}, "export "+EnvOktaToken+" (with 'uar sandbox': run '. ./sandbox.env' in its folder)")
@@ -177,7 +178,7 @@ func printSnapshotSummary(rc *runCtx, res *review.SnapshotResult) error {
 // runSnapshotHR keeps the review's HR listing: the file is parsed before
 // anything is opened, so a bad file stores nothing.
 func runSnapshotHR(ctx context.Context, env *Env, g *globalOptions, spec runSpec, file string) error {
-	data, err := os.ReadFile(file)
+	data, err := os.ReadFile(env.path(file))
 	if err != nil {
 		return usageErrorf("--import: %v", err)
 	}

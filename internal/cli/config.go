@@ -118,7 +118,7 @@ func loadConfig(env *Env, g *globalOptions, required bool) (*Config, error) {
 			file = "uar.yaml"
 		}
 	}
-	data, err := os.ReadFile(file)
+	data, err := os.ReadFile(env.path(file))
 	switch {
 	case err == nil:
 		if err := checkConfigFile(file, data); err != nil {

@@ -41,6 +41,7 @@ var commentedKey = regexp.MustCompile(`(?m)^(\s*)# ([a-z_]+: )`)
 // optional) and every value in it is the default, except the examples a
 // user must replace.
 func TestInitTemplateMatchesDefaults(t *testing.T) {
+	t.Parallel()
 	if err := checkConfigFile("template", []byte(configTemplate)); err != nil {
 		t.Fatalf("the template itself is refused: %v", err)
 	}
@@ -109,6 +110,7 @@ func fieldByKey(v reflect.Value, key string) reflect.Value {
 // The uar.yaml `uar sandbox` writes is a Config: it loads, points every
 // service at the running fakes and keeps every other default.
 func TestSandboxConfigLoads(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sb, err := sandbox.Start(ctx, sandbox.StartOptions{Clock: func() time.Time { return sandbox.ReferenceNow }})
@@ -137,6 +139,7 @@ func TestSandboxConfigLoads(t *testing.T) {
 // Values of the wrong type are refused with file, line and key — never
 // truncated or coerced — and so is a second YAML document or an alias.
 func TestConfigRefusesWrongTypes(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"db: x.db\nokta:\n  page_size: 1000.7\n":           "uar.yaml:3:14: okta.page_size: 1000.7 is not an integer",
 		"okta:\n  concurrency: [1]\n":                      "uar.yaml:2:16: okta.concurrency: want a single value, not a list",
@@ -172,6 +175,7 @@ func TestConfigRefusesWrongTypes(t *testing.T) {
 
 // An environment override with a bad value names its variable, not the file.
 func TestEnvOverrideErrorsNameTheVariable(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	te.write(t, "uar.yaml", "db: t.db\n")
 	for k, want := range map[string]string{

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -44,8 +45,23 @@ type Env struct {
 	// UAR_* variables; nil lists nothing.
 	Environ func() []string
 
+	// Dir is the folder relative paths are taken from (the config file,
+	// db:, policy:, files given as flags); "" is the process's working
+	// directory. Tests set it instead of changing directory, so they can
+	// run in parallel.
+	Dir string
+
 	// seen collects what the configs loaded said (see configSeen).
 	seen *configSeen
+}
+
+// path resolves p against e.Dir: absolute paths, "" and any path when
+// e.Dir is "" are returned as given.
+func (e *Env) path(p string) string {
+	if p == "" || e.Dir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(e.Dir, p)
 }
 
 // OSEnv returns the Env of the real process.

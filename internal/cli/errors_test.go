@@ -8,6 +8,7 @@ import (
 )
 
 func TestUnknownCommandIsAUsageError(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	if code := te.run(context.Background(), "frobnicate"); code != ExitUsage || !strings.Contains(te.err.String(), "uar demo") {
 		t.Errorf("exit %d: %s", code, te.err)
@@ -20,6 +21,7 @@ func TestUnknownCommandIsAUsageError(t *testing.T) {
 // With --json an error is the one JSON document on stdout, and stderr has
 // only the error line.
 func TestJSONErrorIsOneDocument(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	code := te.run(context.Background(), "snapshot", "--json")
 	var doc struct {
@@ -44,6 +46,7 @@ func TestJSONErrorIsOneDocument(t *testing.T) {
 // A misspelled UAR_ variable is warned about with the nearest known name;
 // usage help is pointed at only after a usage error about flags.
 func TestMisspelledVariableAndHints(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	te.vars["UAR_OKTA_PAGESIZE"] = "3"
 	te.write(t, "uar.yaml", "db: t.db\n")
@@ -67,6 +70,7 @@ func TestMisspelledVariableAndHints(t *testing.T) {
 // In an empty folder, every command that needs a store says that no
 // uar.yaml was read, not only that the store is missing.
 func TestEmptyFolderNamesTheMissingConfig(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	for _, cmd := range []string{"parse-decisions", "revoke", "remind", "verify"} {
 		code := te.run(context.Background(), cmd)
@@ -83,6 +87,7 @@ func TestEmptyFolderNamesTheMissingConfig(t *testing.T) {
 
 // A host that does not resolve names the setting that holds it.
 func TestUnknownHostNamesTheSetting(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	te.vars[EnvOktaToken] = "00-test-token"
 	te.write(t, "uar.yaml", "db: t.db\nokta:\n  org_url: https://acme.okta.invalid\n  request_timeout: 5s\n")

@@ -21,6 +21,7 @@ var shellWord = regexp.MustCompile(`"[^"]*"|'[^']*'|\S+`)
 // The commands and flags the examples and docs use exist: a renamed flag
 // cannot leave a Jenkinsfile that fails only in production.
 func TestExamplesUseRealCommandsAndFlags(t *testing.T) {
+	t.Parallel()
 	_, self, _, ok := runtime.Caller(0)
 	if !ok {
 		t.Fatal("no caller information")

@@ -150,17 +150,18 @@ func newManCmd(env *Env, root func() *cobra.Command) *cobra.Command {
 		Long:  manLong,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := os.MkdirAll(args[0], 0o755); err != nil {
+			dir := env.path(args[0])
+			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return fmt.Errorf("man: %w", err)
 			}
 			now := env.Now().UTC()
 			r := root()
 			r.DisableAutoGenTag = true
 			hdr := &doc.GenManHeader{Title: "UAR", Section: "1", Source: "uar " + env.Version, Manual: "uar manual", Date: &now}
-			if err := doc.GenManTree(r, hdr, args[0]); err != nil {
+			if err := doc.GenManTree(r, hdr, dir); err != nil {
 				return fmt.Errorf("man: %w", err)
 			}
-			abs, _ := filepath.Abs(args[0])
+			abs, _ := filepath.Abs(dir)
 			_, err := fmt.Fprintln(env.Stdout, abs)
 			return err
 		},

@@ -98,7 +98,7 @@ func isSecretName(n string) bool {
 
 // openStore opens the store of cfg (created if allowed).
 func openStore(ctx context.Context, env *Env, path string, create bool) (*store.Store, error) {
-	return store.Open(ctx, path, store.Options{Create: create, Now: env.Now})
+	return store.Open(ctx, env.path(path), store.Options{Create: create, Now: env.Now})
 }
 
 // withRun loads the config, opens the store, records the run, builds the
@@ -221,5 +221,5 @@ func openReadOnly(ctx context.Context, env *Env, g *globalOptions) (*store.Store
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, p, store.Options{ReadOnly: true, Now: env.Now})
+	return store.Open(ctx, env.path(p), store.Options{ReadOnly: true, Now: env.Now})
 }

@@ -168,10 +168,11 @@ EXIT STATUS
   2  usage error`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			pid, alive := sandboxRunning(o.dir)
+			dir := env.path(o.dir)
+			pid, alive := sandboxRunning(dir)
 			if !alive {
-				_ = os.Remove(filepath.Join(o.dir, sandboxPidFile))
-				return fmt.Errorf("sandbox: no sandbox is serving from %s", o.dir)
+				_ = os.Remove(filepath.Join(dir, sandboxPidFile))
+				return fmt.Errorf("sandbox: no sandbox is serving from %s", dir)
 			}
 			if err := stopProcess(pid); err != nil {
 				return fmt.Errorf("sandbox: stop pid %d: %w", pid, err)
@@ -183,7 +184,7 @@ EXIT STATUS
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			_ = os.Remove(filepath.Join(o.dir, sandboxPidFile))
+			_ = os.Remove(filepath.Join(dir, sandboxPidFile))
 			ui{env: env, g: g}.Infof("uar sandbox: stopped (pid %d)", pid)
 			return nil
 		},
@@ -215,7 +216,7 @@ EXIT STATUS
   2  usage error, or --dir has no sandbox uar.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return sandboxComment(c.Context(), env, o.dir, co, args[0])
+			return sandboxComment(c.Context(), env, env.path(o.dir), co, args[0])
 		},
 	}
 	cmd.Flags().StringVar(&co.ticket, "ticket", "", "the ticket key, e.g. UAR-1")

@@ -83,6 +83,7 @@ func (sr *sandboxRun) stop(t *testing.T) int {
 }
 
 func TestSandboxReferenceOrgWorksWithSnapshotAndScore(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	dir := filepath.Join(te.dir, "sb")
 	sr := startSandbox(t, te, dir)
@@ -183,6 +184,7 @@ func TestSandboxReferenceOrgWorksWithSnapshotAndScore(t *testing.T) {
 }
 
 func TestSandboxGeneratedOrgOktaOnly(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	dir := filepath.Join(te.dir, "gen")
 	sr := startSandbox(t, te, dir, "--okta-only", "--generate", "users=300,groups=12,memberships=2500,seed=7", "--json")
@@ -245,6 +247,7 @@ func TestSandboxGeneratedOrgOktaOnly(t *testing.T) {
 }
 
 func TestSandboxRefusesNonLoopbackListen(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.10:0", "example.com:0", "10.0.0.1:8080"} {
 		code := te.run(context.Background(), "sandbox", "--dir", "sb", "--listen", addr)
@@ -261,6 +264,7 @@ func TestSandboxRefusesNonLoopbackListen(t *testing.T) {
 }
 
 func TestSandboxNeverOverwritesConfig(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	const mine = "db: mine.db\n"
 	te.write(t, "uar.yaml", mine)
@@ -280,6 +284,7 @@ func TestSandboxNeverOverwritesConfig(t *testing.T) {
 }
 
 func TestSandboxPortInUseFails(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -299,6 +304,7 @@ func TestSandboxPortInUseFails(t *testing.T) {
 }
 
 func TestSandboxUsageErrors(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	te.write(t, "bad-org.json", `{"users":[{"id":"u1","login":"a@x"}],"groups":[{"id":"g1","name":"SOX-A-B","type":"OKTA_GROUP","members":["nobody"]}]}`)
 	cases := []struct {

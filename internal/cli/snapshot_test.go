@@ -27,6 +27,7 @@ func startOkta(t *testing.T, te *testEnv, org *sandbox.Org) *sandbox.Okta {
 }
 
 func TestSnapshotAuthRefusedExits4(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	startOkta(t, te, sandbox.ReferenceOrg())
 	te.vars["UAR_OKTA_TOKEN"] = "00-wrong-token-value"
@@ -40,7 +41,7 @@ func TestSnapshotAuthRefusedExits4(t *testing.T) {
 	if strings.Contains(msg, "00-wrong-token-value") {
 		t.Errorf("token leaked: %s", msg)
 	}
-	s := openTestStore(t, "t.db")
+	s := openTestStore(t, te.path("t.db"))
 	runs := must(s.Runs(context.Background()))(t)
 	if len(runs) != 1 || runs[0].Status != store.RunFailed || strings.Contains(runs[0].Error, "wrong-token") {
 		t.Errorf("runs %+v", runs)
@@ -48,6 +49,7 @@ func TestSnapshotAuthRefusedExits4(t *testing.T) {
 }
 
 func TestSnapshotSurvives429BurstAnd500(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	fake := startOkta(t, te, sandbox.ReferenceOrg())
 	fake.Fail429(4, "/api/v1/groups/", -1)
@@ -63,7 +65,7 @@ func TestSnapshotSurvives429BurstAnd500(t *testing.T) {
 	if code := te.run(context.Background(), "verify", "--db", "t.db", "--rederive"); code != 0 {
 		t.Fatalf("verify exit %d: %s %s", code, te.out, te.err)
 	}
-	s := openTestStore(t, "t.db")
+	s := openTestStore(t, te.path("t.db"))
 	res, err := s.Query(context.Background(), `SELECT count(*) FROM evidence WHERE source_system = 'okta' AND query_params LIKE '%"status":429%'`)
 	if err != nil || res.Rows[0][0].(int64) != 4 {
 		t.Errorf("429 attempts recorded: %v %v", res, err)
@@ -71,6 +73,7 @@ func TestSnapshotSurvives429BurstAnd500(t *testing.T) {
 }
 
 func TestSnapshot429ExhaustedNamesEndpoint(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	fake := startOkta(t, te, sandbox.ReferenceOrg())
 	fake.Fail429(1000, "/api/v1/groups", -1)
@@ -81,7 +84,7 @@ func TestSnapshot429ExhaustedNamesEndpoint(t *testing.T) {
 	if !strings.Contains(te.err.String(), "/api/v1/groups") || !strings.Contains(te.err.String(), "429") {
 		t.Errorf("error should name the endpoint and the 429: %s", te.err)
 	}
-	s := openTestStore(t, "t.db")
+	s := openTestStore(t, te.path("t.db"))
 	if snaps := must(s.Snapshots(context.Background()))(t); len(snaps) != 0 {
 		t.Errorf("a failed snapshot must not be stored: %+v", snaps)
 	}
@@ -91,6 +94,7 @@ func TestSnapshot429ExhaustedNamesEndpoint(t *testing.T) {
 // as evidence, no snapshot is complete, the chain verifies, the run is
 // marked interrupted, and a re-run completes.
 func TestSnapshotInterrupted(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	org := sandbox.Generate(sandbox.GenerateOptions{Seed: 7, Users: 300, SOXGroups: 12, NonSOXGroups: 2, Memberships: 1500, Now: sandbox.ReferenceNow})
 	fake := startOkta(t, te, org)
@@ -111,7 +115,7 @@ func TestSnapshotInterrupted(t *testing.T) {
 	if code := te.run(ctx, "snapshot", "--review", "2026-Q4"); code != ExitInterrupted {
 		t.Fatalf("exit %d, want 130: %s", code, te.err)
 	}
-	s := openTestStore(t, "t.db")
+	s := openTestStore(t, te.path("t.db"))
 	if snaps := must(s.Snapshots(context.Background()))(t); len(snaps) != 0 {
 		t.Fatalf("interrupted snapshot stored: %+v", snaps)
 	}
@@ -139,12 +143,13 @@ func TestSnapshotInterrupted(t *testing.T) {
 // A run left "running" by a crashed process is reported and marked
 // interrupted by the next command.
 func TestAbandonedRunMarkedByNextCommand(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	startOkta(t, te, sandbox.ReferenceOrg())
 	if code := te.run(context.Background(), "init"); code != 0 {
 		t.Fatalf("init %d %s", code, te.err)
 	}
-	s, err := store.Open(context.Background(), "t.db", store.Options{Now: te.Now})
+	s, err := store.Open(context.Background(), te.path("t.db"), store.Options{Now: te.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +163,7 @@ func TestAbandonedRunMarkedByNextCommand(t *testing.T) {
 	if !strings.Contains(te.err.String(), "did not finish: marked interrupted") {
 		t.Errorf("no warning: %s", te.err)
 	}
-	rs := openTestStore(t, "t.db")
+	rs := openTestStore(t, te.path("t.db"))
 	runs := must(rs.Runs(context.Background()))(t)
 	if len(runs) != 3 || runs[1].Status != store.RunInterrupted {
 		t.Errorf("runs %+v", runs)
@@ -166,6 +171,7 @@ func TestAbandonedRunMarkedByNextCommand(t *testing.T) {
 }
 
 func TestSnapshotConfigErrors(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	te.write(t, "uar.yaml", "db: t.db\n")
 	if code := te.run(context.Background(), "snapshot"); code != ExitUsage || !strings.Contains(te.err.String(), "okta.org_url not set") {
@@ -184,6 +190,7 @@ func TestSnapshotConfigErrors(t *testing.T) {
 // token never leaves the org, the run fails (exit 1, never a panic or a
 // usage error), and nothing from the listing is sealed.
 func TestSnapshotRefusesHostileLinks(t *testing.T) {
+	t.Parallel()
 	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("the attacker's host received %s %s (Authorization %q)", r.Method, r.URL, r.Header.Get("Authorization"))
 	}))
@@ -205,7 +212,7 @@ func TestSnapshotRefusesHostileLinks(t *testing.T) {
 			if strings.Contains(te.err.String(), testOktaToken) || !strings.Contains(te.err.String(), "okta") {
 				t.Errorf("stderr: %s", te.err)
 			}
-			s := openTestStore(t, "t.db")
+			s := openTestStore(t, te.path("t.db"))
 			if snaps := must(s.Snapshots(context.Background()))(t); len(snaps) != 0 {
 				t.Errorf("a snapshot was sealed: %+v", snaps)
 			}
@@ -220,6 +227,7 @@ func TestSnapshotRefusesHostileLinks(t *testing.T) {
 // A panic inside a command is a failed run and exit 1, never a usage
 // error and never a run left "running".
 func TestPanicIsAFailedRun(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	te.write(t, "uar.yaml", "db: t.db\n")
 	g := &globalOptions{}
@@ -232,7 +240,7 @@ func TestPanicIsAFailedRun(t *testing.T) {
 	if !errors.As(err, &pe) || exitCode(err) != ExitFailure {
 		t.Fatalf("err %v (exit %d), want a *PanicError and exit 1", err, exitCode(err))
 	}
-	s := openTestStore(t, "t.db")
+	s := openTestStore(t, te.path("t.db"))
 	runs := must(s.Runs(context.Background()))(t)
 	if len(runs) != 1 || runs[0].Status != store.RunFailed || !strings.Contains(runs[0].Error, "internal error") {
 		t.Errorf("runs %+v", runs)
@@ -246,6 +254,7 @@ func TestPanicIsAFailedRun(t *testing.T) {
 // exit 1 naming okta.group_prefix; --allow-empty records it on purpose. A
 // configured system that matches nothing is a warning.
 func TestSnapshotEmptyPopulation(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t)
 	startOkta(t, te, sandbox.ReferenceOrg())
 	te.write(t, "uar.yaml", "db: t.db\nokta:\n  org_url: http://127.0.0.1:1\n  group_prefix: SOXX-\nsystems:\n  - name: Oracle\n    groups: [\"SOXX-Oracle-*\"]\n    owner: o@x.com\n")
@@ -253,7 +262,7 @@ func TestSnapshotEmptyPopulation(t *testing.T) {
 		!strings.Contains(te.err.String(), "--allow-empty") {
 		t.Fatalf("exit %d: %s", code, te.err)
 	}
-	s := openTestStore(t, "t.db")
+	s := openTestStore(t, te.path("t.db"))
 	if snaps := must(s.Snapshots(context.Background()))(t); len(snaps) != 0 {
 		t.Fatalf("an empty population was recorded without --allow-empty: %+v", snaps)
 	}
@@ -264,7 +273,7 @@ func TestSnapshotEmptyPopulation(t *testing.T) {
 	if !strings.Contains(te.err.String(), "system Oracle: no group of the snapshot matches") {
 		t.Errorf("no warning about the unmatched system: %s", te.err)
 	}
-	s = openTestStore(t, "t.db")
+	s = openTestStore(t, te.path("t.db"))
 	if snaps := must(s.Snapshots(context.Background()))(t); len(snaps) != 1 {
 		t.Errorf("snapshots %+v", snaps)
 	}

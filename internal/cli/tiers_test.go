@@ -54,6 +54,7 @@ var tiers = map[string]struct {
 // package is placed in a tier, imports only what its entry lists, and only
 // cli touches cobra or viper.
 func TestImportTiers(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, modulePath+"...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
@@ -102,6 +103,7 @@ var allowedBanned = map[string][]string{
 // TestNoHiddenSideEffects keeps every package below cli free of the
 // process's clock, environment and standard streams (STYLE §3, §6).
 func TestNoHiddenSideEffects(t *testing.T) {
+	t.Parallel()
 	_, self, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(self), "..", "..")
 	fset := token.NewFileSet()

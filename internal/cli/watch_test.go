@@ -52,6 +52,7 @@ const testPolicy = "version: 1\nsod_rules:\n  - id: SOD-IT-ERP-ADMIN\n    title:
 // watch picks up a comment posted while it runs, revokes it with proof,
 // and stops cleanly on a signal with every pass recorded as a run.
 func TestWatchPicksUpACommentAndStops(t *testing.T) {
+	t.Parallel()
 	te, sb := loopEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -62,12 +63,12 @@ func TestWatchPicksUpACommentAndStops(t *testing.T) {
 	go func() { done <- Main(ctx, []string{"watch", "--interval", "1s"}, &env) }()
 
 	// Wait for the first pass to have run, then comment as NetSuite's owner.
-	waitFor(t, 30*time.Second, func() bool { return countRuns(t, "watch") >= 1 })
+	waitFor(t, 30*time.Second, func() bool { return countRuns(t, te, "watch") >= 1 })
 	if _, err := sb.Jira.AddComment("UAR-1", "nina.patel@company.com", "REVOKE: ivan.petrov@company.com -- contract ended", te.Now(), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, func() bool { return !sb.Okta.IsMember("00gref00000000000002", "00uref00000000000008") })
-	waitFor(t, 30*time.Second, func() bool { return revocationStatus(t, "ivan.petrov@company.com") == "done" })
+	waitFor(t, 30*time.Second, func() bool { return revocationStatus(t, te, "ivan.petrov@company.com") == "done" })
 	cancel() // as SIGTERM would (cmd/uar cancels the context on it)
 	select {
 	case code := <-done:
@@ -77,7 +78,7 @@ func TestWatchPicksUpACommentAndStops(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("watch did not stop within 30 s of the signal")
 	}
-	s := openTestStore(t, "t.db")
+	s := openTestStore(t, te.path("t.db"))
 	runs := must(s.Runs(context.Background()))(t)
 	// The signal let the pass under way finish: every pass is recorded ok,
 	// and the removal reached the page, the ticket and Slack.
@@ -107,9 +108,9 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 	}
 }
 
-func countRuns(t *testing.T, command string) int {
+func countRuns(t *testing.T, te *testEnv, command string) int {
 	t.Helper()
-	s, err := store.Open(context.Background(), "t.db", store.Options{ReadOnly: true, Now: time.Now})
+	s, err := store.Open(context.Background(), te.path("t.db"), store.Options{ReadOnly: true, Now: time.Now})
 	if err != nil {
 		return 0
 	}
@@ -127,9 +128,9 @@ func countRuns(t *testing.T, command string) int {
 	return n
 }
 
-func revocationStatus(t *testing.T, login string) string {
+func revocationStatus(t *testing.T, te *testEnv, login string) string {
 	t.Helper()
-	s, err := store.Open(context.Background(), "t.db", store.Options{ReadOnly: true, Now: time.Now})
+	s, err := store.Open(context.Background(), te.path("t.db"), store.Options{ReadOnly: true, Now: time.Now})
 	if err != nil {
 		return ""
 	}
