@@ -368,3 +368,15 @@ func (s *Store) EvidenceByID(ctx context.Context, id string) (EvidenceRow, error
 	}
 	return r, nil
 }
+
+// EvidenceBySeq returns the ledger row at seq; ErrNotFound if none.
+func (s *Store) EvidenceBySeq(ctx context.Context, seq int64) (EvidenceRow, error) {
+	r, err := scanEvidence(s.db.QueryRowContext(ctx, `SELECT `+evidenceCols+` FROM evidence WHERE seq = ?`, seq))
+	if errors.Is(err, sql.ErrNoRows) {
+		return EvidenceRow{}, fmt.Errorf("store: evidence seq %d: %w", seq, ErrNotFound)
+	}
+	if err != nil {
+		return EvidenceRow{}, fmt.Errorf("store: evidence seq %d: %w", seq, err)
+	}
+	return r, nil
+}
