@@ -331,3 +331,65 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// runQuery runs a named query with params (name, value pairs) and returns
+// its rows as text.
+func runQuery(t *testing.T, st *store.Store, name string, kv ...string) [][]string {
+	t.Helper()
+	var args []any
+	for i := 0; i < len(kv); i += 2 {
+		args = append(args, store.Named(kv[i], kv[i+1]))
+	}
+	var out [][]string
+	err := st.QueryEach(context.Background(), queryText(name), args, ignoreColumns, func(r []any) error {
+		cells := make([]string, len(r))
+		for i, v := range r {
+			cells[i] = str(v)
+		}
+		out = append(out, cells)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return out
+}
+
+// The follow-up questions auditors ask, as named queries, on the planted
+// reviews.
+func TestFollowUpQueries(t *testing.T) {
+	st := testStore(t)
+	writeQ3(t, st)
+	writeQ4(t, st)
+	var got []string
+	for _, r := range runQuery(t, st, "privileged-changes", "since", "", "until", "") {
+		got = append(got, r[1]+" "+r[2]+" "+r[4]+" "+r[5]) // review change group user
+	}
+	if want := []string{"2026-Q4 removed SOX-NS-Admins carol@x.com", "2026-Q4 granted SOX-NS-Admins gina@x.com"}; !slices.Equal(got, want) {
+		t.Errorf("privileged-changes: %v, want %v", got, want)
+	}
+	if rows := runQuery(t, st, "privileged-changes", "since", "2027-01-01", "until", ""); len(rows) != 0 {
+		t.Errorf("privileged-changes after the snapshots: %v", rows)
+	}
+	if rows := runQuery(t, st, "reviewer-decisions", "reviewer", "OWNER-NS"); len(rows) != 5 {
+		t.Errorf("reviewer-decisions: %d rows, want the 5 lines of owner-ns", len(rows))
+	}
+	got = nil
+	for _, r := range runQuery(t, st, "inactive-access", "review", q4) {
+		got = append(got, r[2]+" "+r[3]+" "+r[6])
+	}
+	if want := []string{"SOX-NS-Users alice@x.com okta status SUSPENDED", "SOX-WD-Users alice@x.com okta status SUSPENDED"}; !slices.Equal(got, want) {
+		t.Errorf("inactive-access: %v", got)
+	}
+	if rows := runQuery(t, st, "contractor-admins", "review", q4); len(rows) != 0 {
+		t.Errorf("contractor-admins: %v (erin is not an admin)", rows)
+	}
+	cov := runQuery(t, st, "certify-all-coverage", "review", q3)
+	if len(cov) != 2 || strings.Join(cov[0][1:6], " ") != "NS 6 0 3 3" {
+		t.Errorf("certify-all-coverage: %v", cov)
+	}
+	lat := runQuery(t, st, "revocation-latency", "review", q3)
+	if len(lat) != 1 || lat[0][3] != "dave@x.com" || lat[0][8] != "3600" {
+		t.Errorf("revocation-latency: %v", lat)
+	}
+}
