@@ -71,8 +71,8 @@ Slack, record the owners' decisions, revoke what they revoke, and leave a
 tamper-evident SQLite evidence store an auditor can verify offline.
 
 Every command that changes the store records its run there (--db, default
-uar.db). The auditor's commands (verify, query) open it read-only and need
-no config file, no secrets and no network.`,
+uar.db). The auditor's commands (report, diff, verify, query, evidence) open
+it read-only and need no config file, no secrets and no network.`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
@@ -94,8 +94,11 @@ no config file, no secrets and no network.`,
 		newPublishCmd(env, g),
 		newRevokeCmd(env, g),
 		newRemindCmd(env, g),
+		newReportCmd(env, g),
+		newDiffCmd(env, g),
 		newVerifyCmd(env, g),
 		newQueryCmd(env, g),
+		newEvidenceCmd(env, g),
 		newSandboxCmd(env, g),
 		newVersionCmd(env, g),
 	)
