@@ -173,7 +173,7 @@ func runDiff(ctx context.Context, env *Env, g *globalOptions, o *diffOptions) er
 		if werr != nil {
 			return werr
 		}
-		if err := printDiffOutput(env, g, from, to, counts, res); err != nil {
+		if err := printDiffOutput(env, g, from, to, counts, o.failOn, res); err != nil {
 			return err
 		}
 	case g.json:
@@ -301,7 +301,7 @@ func streamDiffJSON(ctx context.Context, out io.Writer, cmp *store.Comparison, f
 
 // printDiffOutput reports a written diff workbook: its path on stdout, or
 // with --json the sides, the counts and the files.
-func printDiffOutput(env *Env, g *globalOptions, from, to review.DiffSide, counts review.DiffCounts, res report.Result) error {
+func printDiffOutput(env *Env, g *globalOptions, from, to review.DiffSide, counts review.DiffCounts, failOn []string, res report.Result) error {
 	if !g.json {
 		for _, f := range res.Files {
 			fmt.Fprintln(env.Stdout, f.Path)
@@ -317,5 +317,9 @@ func printDiffOutput(env *Env, g *globalOptions, from, to review.DiffSide, count
 	for _, f := range res.Files {
 		files = append(files, file{f.Path, f.Size, f.SHA256})
 	}
-	return writeJSON(env.Stdout, map[string]any{"from": from, "to": to, "summary": counts, "files": files})
+	hit, _ := counts.Gate(failOn)
+	if hit == nil {
+		hit = []string{}
+	}
+	return writeJSON(env.Stdout, map[string]any{"from": from, "to": to, "summary": counts, "files": files, "failed_on": hit})
 }
