@@ -138,15 +138,16 @@ func Report(ctx context.Context, st *store.Store, o ReportOptions) (*ReportResul
 		Created: res.HeadTime,
 		Sheets:  []report.Sheet{report.SummarySheet("Summary", summary)},
 	}
+	var sheetQueries []usedQuery
 	for _, s := range dataSheets {
 		if s.name == qualitySheet.name {
 			wb.Sheets = append(wb.Sheets, s.cachedSheet(quality)) // read once, for the Summary too
 		} else {
 			wb.Sheets = append(wb.Sheets, s.sheet(ctx, st, args))
 		}
-		used = append(used, usedQuery{s.query, "sheet " + s.name})
+		sheetQueries = append(sheetQueries, usedQuery{s.query, "sheet " + s.name})
 	}
-	wb.Sheets = append(wb.Sheets, queriesSheet(sortUsed(used)))
+	wb.Sheets = append(wb.Sheets, queriesSheet(sortUsed(append(sheetQueries, used...))))
 
 	wopts := o.Writer
 	wopts.Progress = func(sheet string, rows int64) {
@@ -193,8 +194,9 @@ func requireReview(ctx context.Context, st *store.Store, review string) error {
 		review, baseName(st.Path()), strings.Join(have, ", "))
 }
 
-// sortUsed orders the queries the Queries sheet lists: data sheets first,
-// in sheet order, then the summary's in name order; each once.
+// sortUsed orders the queries the Queries sheet lists, given the data
+// sheets' first (in sheet order), then the summary's: each query once,
+// with everything it feeds, the sheets' first, then the rest by name.
 func sortUsed(used []usedQuery) []usedQuery {
 	index := map[string]int{}
 	var out []usedQuery
@@ -207,7 +209,7 @@ func sortUsed(used []usedQuery) []usedQuery {
 		out = append(out, u)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		si, sj := strings.HasPrefix(out[i].usedFor, "sheet "), strings.HasPrefix(out[j].usedFor, "sheet ")
+		si, sj := strings.Contains(out[i].usedFor, "sheet "), strings.Contains(out[j].usedFor, "sheet ")
 		if si != sj {
 			return si
 		}

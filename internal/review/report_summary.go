@@ -57,7 +57,11 @@ func buildSummary(ctx context.Context, st *store.Store, o ReportOptions, res *Re
 		add(integ, "newest external anchor", "none: the review was never published with a ledger head")
 	} else {
 		a := anchors[0] // review, ledger_head, service, kind, external_key, url, version, service_time, run_id, seq, evidence_id
-		add(integ, "newest external anchor", fmt.Sprintf("%s, written on %s %q version %v by run %s", a[1], a[2], a[4], a[6], a[8]))
+		where := fmt.Sprintf("%s %s %q", a[2], a[3], str(a[4]))
+		if v := num(a[6]); v > 0 {
+			where += fmt.Sprintf(" version %d", v)
+		}
+		add(integ, "newest external anchor", fmt.Sprintf("%s, written on %s by run %s", a[1], where, a[8]))
 		if t, err := store.ParseTime(str(a[7])); err == nil && !t.IsZero() {
 			add(integ, "anchor written at (service time)", t)
 		}

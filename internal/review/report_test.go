@@ -413,6 +413,14 @@ func TestReportFormatsAgreeAndFormulasAreInert(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if keep := os.Getenv("UAR_REPORT_SAMPLES"); keep != "" {
+		// for looking at the files by eye (LibreOffice, a browser)
+		for _, p := range paths {
+			if err := os.WriteFile(filepath.Join(keep, filepath.Base(p)), mustRead(t, p), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	text := []string{"system", "group_name", "user_login", "department", "title", "evidence_id"} // compared everywhere
 	idx := make([]int, len(text))
 	for i, c := range text {
