@@ -22,7 +22,7 @@ var shipped = map[string]string{
 	"0001_init.sql":      "456e35565abea646f8d0ec6ae1664f9fefdf76ae1f564d68edc89fd67e0bb185",
 	"0003_reviewers.sql": "163bcea486eac9dfdfb57d471c807000acf6ac676138419877aab3599beae77f",
 	"0004_decisions.sql": "522796a92fe60718febb79a29a28fd34a0f8171af7e6fa2408fce9edfd8f6f02",
-	"0006_auditor.sql":   "",
+	"0006_auditor.sql":   "3a87c213b213d86f4da45e082505889b00e0a6ee76a7d7411fa65a0389444cc4",
 }
 
 func TestShippedMigrationsNeverChange(t *testing.T) {
