@@ -5,4 +5,4 @@ SELECT review, system, group_name, user_login, user_email, department, title, us
        revocation_status, evidence_id
 FROM v_access
 WHERE review = :review
-ORDER BY system, group_name, user_login;
+ORDER BY system, group_name, user_login, group_id, user_id;

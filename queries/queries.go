@@ -2,7 +2,10 @@
 // `uar query NAME` runs and that reports are built from. Each file starts
 // with a header comment: the first line is "-- <name>: <one-line
 // description>", and "-- param: <name> <description>" lines list its
-// named parameters (bound as :name, never spliced into the text).
+// named parameters (bound as :name, never spliced into the text). A
+// "-- compare: ..." line marks a query that compares two reviews: it reads
+// schema a (the earlier review's store) and schema b (the later one's),
+// which `uar diff` attaches (see store.Comparison).
 // Auditors can read these files to see exactly what a report selected.
 package queries
 
@@ -22,7 +25,10 @@ type Query struct {
 	Name        string
 	Description string
 	Params      []Param
-	SQL         string
+	// Compare is set for a comparison query: it reads schemas a and b,
+	// attached by store.Comparison, not the store's own tables.
+	Compare bool
+	SQL     string
 }
 
 // Param is one named parameter a query takes.
@@ -67,6 +73,10 @@ func parse(name, text string) (Query, error) {
 				return q, fmt.Errorf("queries: %s.sql: first line must be \"-- %s: description\"", name, name)
 			}
 			q.Description = strings.TrimSpace(d)
+			continue
+		}
+		if _, ok := strings.CutPrefix(l, "compare:"); ok {
+			q.Compare = true
 			continue
 		}
 		if p, ok := strings.CutPrefix(l, "param:"); ok {

@@ -66,6 +66,7 @@ func runQuery(ctx context.Context, env *Env, g *globalOptions, o *queryOptions, 
 	}
 	var text string
 	var bind []any
+	compare := false
 	switch {
 	case o.sql != "" && len(args) > 0:
 		return usageErrorf("give a query NAME or --sql, not both")
@@ -79,7 +80,7 @@ func runQuery(ctx context.Context, env *Env, g *globalOptions, o *queryOptions, 
 		if !ok {
 			return WithHint(usageErrorf("unknown query %q", args[0]), "run 'uar query --list' to see the named queries")
 		}
-		text = q.SQL
+		text, compare = q.SQL, q.Compare
 		var err error
 		if bind, err = bindParams(env, q, o.params); err != nil {
 			return err
@@ -92,7 +93,18 @@ func runQuery(ctx context.Context, env *Env, g *globalOptions, o *queryOptions, 
 		return err
 	}
 	defer st.Close()
-	err = streamResult(ctx, env, g, st, text, bind)
+	each := st.QueryEach
+	if compare {
+		// A comparison query reads schemas a and b: here both are this
+		// store (two reviews of it); uar diff compares two stores.
+		cmp, err := st.Compare(ctx, st, st)
+		if err != nil {
+			return err
+		}
+		defer cmp.Close()
+		each = cmp.QueryEach
+	}
+	err = streamResult(ctx, env, g, each, text, bind)
 	if err != nil {
 		if errors.Is(err, store.ErrReadOnly) {
 			return usageErrorf("query: the store is opened read-only; writes are refused (%v)", err)
@@ -162,15 +174,18 @@ func listQueries(env *Env, g *globalOptions) error {
 	return writeTable(env.Stdout, env.StdoutTTY, []string{"NAME", "DESCRIPTION", "PARAMS"}, rows)
 }
 
+// queryEachFunc is Store.QueryEach or Comparison.QueryEach.
+type queryEachFunc func(ctx context.Context, text string, args []any, columns func([]string) error, row func([]any) error) error
+
 // streamResult prints a query's rows as they come: TSV when piped, the
 // JSON document written row by row, so a 500,000-row result never sits in
 // memory. Only the aligned terminal table is buffered (to align it).
-func streamResult(ctx context.Context, env *Env, g *globalOptions, st *store.Store, text string, bind []any) error {
+func streamResult(ctx context.Context, env *Env, g *globalOptions, each queryEachFunc, text string, bind []any) error {
 	w := bufio.NewWriterSize(env.Stdout, 64<<10)
 	var header []string
 	var buffered [][]string
 	n := 0
-	err := st.QueryEach(ctx, text, bind, func(cols []string) error {
+	err := each(ctx, text, bind, func(cols []string) error {
 		header = cols
 		if g.json {
 			b, err := json.Marshal(cols)

@@ -91,8 +91,8 @@ services. Then 'uar init' writes a commented uar.yaml and policy.yaml for
 your org, or 'uar sandbox' serves the fakes to play the loop by hand.
 
 Every command that changes the store records its run there (--db, default
-uar.db). The auditor's commands (verify, query, report, diff) open it
-read-only and need no config file, no secrets and no network.
+uar.db). The auditor's commands (report, diff, verify, query, evidence) open
+it read-only and need no config file, no secrets and no network.
 
 Examples:
   uar demo
@@ -133,8 +133,11 @@ EXIT STATUS
 		newRevokeCmd(env, g),
 		newRemindCmd(env, g),
 		newWatchCmd(env, g),
+		newReportCmd(env, g),
+		newDiffCmd(env, g),
 		newVerifyCmd(env, g),
 		newQueryCmd(env, g),
+		newEvidenceCmd(env, g),
 		newSandboxCmd(env, g),
 		newDemoCmd(env, g),
 		newVersionCmd(env, g),

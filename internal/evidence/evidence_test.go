@@ -645,3 +645,39 @@ func TestRedactJSONSecretsOnlyStrings(t *testing.T) {
 		t.Errorf("not redacted: %s", got)
 	}
 }
+
+// An unkept row (a report file uar wrote elsewhere) records only the
+// file's sha256: no blob, an empty blob_hash, and the chain verifies;
+// editing its hash afterwards is caught like any row.
+func TestUnkeptRowRecordsOnlyTheHash(t *testing.T) {
+	path, s := buildStore(t)
+	l := newLedger(s)
+	sum := Sum([]byte("the report file"))
+	r, err := l.AppendTx(context.Background(), Entry{Kind: KindFile, SourceSystem: "uar", QueryName: "report",
+		QueryText: "write r.xlsx", Params: map[string]any{"file": "r.xlsx"}, ResultHash: sum, Unkept: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.BlobHash != "" || r.ResultHash != sum {
+		t.Fatalf("row %+v", r)
+	}
+	if _, _, err := s.Blob(context.Background(), sum); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a blob was stored for an unkept row: %v", err)
+	}
+	if sum, err := verify(t, path, Options{}); err != nil {
+		t.Fatalf("verify: %v %+v", err, sum.Problems)
+	}
+	for _, bad := range []Entry{
+		{Kind: KindFile, QueryName: "report", Unkept: true},                                     // no hash
+		{Kind: KindFile, QueryName: "report", Unkept: true, ResultHash: sum, Body: []byte("x")}, // a body
+	} {
+		if _, err := l.AppendTx(context.Background(), bad); err == nil {
+			t.Errorf("unkept %+v was accepted", bad)
+		}
+	}
+	db := rawDB(t, path)
+	dropTriggers(t, db)
+	mustExec(t, db, `UPDATE evidence SET result_hash = ? WHERE seq = ?`, Sum([]byte("another file")), r.Seq)
+	got, err := verify(t, path, Options{})
+	wantProblem(t, got, err, r.Seq, "evidence", "entry_hash")
+}

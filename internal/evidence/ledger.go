@@ -53,6 +53,10 @@ type Entry struct {
 	// Extra are further blobs to store (e.g. a request body); their hashes
 	// should already be named in Params.
 	Extra [][]byte
+	// Unkept marks a row about bytes uar wrote elsewhere and does not keep
+	// (a report file): ResultHash is their sha256, no blob is stored and
+	// blob_hash stays empty, so Verify has no blob to check for it.
+	Unkept bool
 }
 
 var (
@@ -139,7 +143,11 @@ func (l *Ledger) Append(ctx context.Context, tx *store.Tx, e Entry) (store.Evide
 		ExecutedAt: store.FormatTime(tx.Now), SourceTime: store.FormatTime(e.SourceTime), ExecutedBy: l.Actor,
 		ResultRowCount: e.RowCount, ResultHash: e.ResultHash, PrevHash: prev,
 	}
-	if e.Body != nil || e.Kind != KindDerive {
+	if e.Unkept {
+		if e.Body != nil || len(e.Extra) > 0 || len(e.ResultHash) != 64 {
+			return store.EvidenceRow{}, fmt.Errorf("evidence: %s: an unkept row has no body and a sha256 result hash", e.QueryName)
+		}
+	} else if e.Body != nil || e.Kind != KindDerive {
 		bh, err := PutBlob(ctx, tx, e.Body)
 		if err != nil {
 			return store.EvidenceRow{}, err

@@ -102,16 +102,16 @@ checks:
 		full = append(full, t4.Sub(t3).Seconds())
 	}
 	b.StopTimer()
-	b.ReportMetric(median(imp), "import_s")
-	b.ReportMetric(median(load), "hr_load_s")
-	b.ReportMetric(median(check), "hr_checks_s")
-	b.ReportMetric(median(total), "total_s")
-	b.ReportMetric(median(full), "score_s")
+	b.ReportMetric(medianOf(imp), "import_s")
+	b.ReportMetric(medianOf(load), "hr_load_s")
+	b.ReportMetric(medianOf(check), "hr_checks_s")
+	b.ReportMetric(medianOf(total), "total_s")
+	b.ReportMetric(medianOf(full), "score_s")
 	b.ReportMetric(float64(rows), "hr_rows")
 	b.ReportMetric(float64(findings), "hr_findings")
 }
 
-func median(xs []float64) float64 {
+func medianOf(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	if len(s) == 0 {

@@ -45,6 +45,11 @@ func (s *Store) QueryEach(ctx context.Context, text string, args []any, columns 
 	if err != nil {
 		return classify(err)
 	}
+	return eachRow(rows, columns, row)
+}
+
+// eachRow streams rows (and closes them) for QueryEach.
+func eachRow(rows *sql.Rows, columns func([]string) error, row func([]any) error) error {
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
