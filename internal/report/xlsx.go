@@ -164,7 +164,9 @@ func writeXLSX(ctx context.Context, w io.Writer, wb *Workbook, opts Options) (Re
 	if err := f.SetAppProps(&excelize.AppProperties{Application: "uar"}); err != nil {
 		return Result{}, fmt.Errorf("report: xlsx: application properties: %w", err)
 	}
-	f.SetActiveSheet(0)
+	// The first sheet (Summary) is the active one as created: no
+	// SetActiveSheet, which re-reads every streamed worksheet's XML to
+	// clear its selection (hundreds of MB at a few thousand rows).
 	// The bytes go to w through zs; excelize's own buffer stays empty.
 	if _, err := f.WriteToBuffer(); err != nil {
 		return Result{}, fmt.Errorf("report: xlsx: write: %w", err)
