@@ -65,7 +65,9 @@ var (
 func encoder() *zstd.Encoder {
 	encOnce.Do(func() {
 		var err error
-		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		// Two encoders: pages recorded by concurrent fetches compress in
+		// parallel (outside the write transaction, see AppendTx).
+		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(2))
 		if err != nil {
 			panic(err)
 		}
@@ -91,11 +93,25 @@ func Decompress(compressed []byte) ([]byte, error) {
 
 // PutBlob stores b content-addressed in tx and returns its hash.
 func PutBlob(ctx context.Context, tx *store.Tx, b []byte) (string, error) {
-	h := Sum(b)
-	if err := tx.PutBlob(ctx, h, int64(len(b)), encoder().EncodeAll(b, nil)); err != nil {
+	return putPrepared(ctx, tx, prepareBlob(b))
+}
+
+// preparedBlob is a blob hashed and compressed, ready to store.
+type preparedBlob struct {
+	hash string
+	size int64
+	data []byte
+}
+
+func prepareBlob(b []byte) preparedBlob {
+	return preparedBlob{hash: Sum(b), size: int64(len(b)), data: encoder().EncodeAll(b, nil)}
+}
+
+func putPrepared(ctx context.Context, tx *store.Tx, p preparedBlob) (string, error) {
+	if err := tx.PutBlob(ctx, p.hash, p.size, p.data); err != nil {
 		return "", err
 	}
-	return h, nil
+	return p.hash, nil
 }
 
 // BlobHash returns the hash PutBlob would store b under, without storing.
@@ -117,6 +133,23 @@ func NextID(ctx context.Context, tx *store.Tx) (string, error) {
 
 // Append adds e to the ledger inside tx and returns the row written.
 func (l *Ledger) Append(ctx context.Context, tx *store.Tx, e Entry) (store.EvidenceRow, error) {
+	return l.appendPrepared(ctx, tx, e, prepareBlobs(e))
+}
+
+// prepareBlobs hashes and compresses e's blobs: the body (unless e is a
+// derive row without one) and then its extra blobs.
+func prepareBlobs(e Entry) []preparedBlob {
+	var out []preparedBlob
+	if e.Body != nil || e.Kind != KindDerive {
+		out = append(out, prepareBlob(e.Body))
+	}
+	for _, x := range e.Extra {
+		out = append(out, prepareBlob(x))
+	}
+	return out
+}
+
+func (l *Ledger) appendPrepared(ctx context.Context, tx *store.Tx, e Entry, blobs []preparedBlob) (store.EvidenceRow, error) {
 	h, err := tx.Head(ctx)
 	if err != nil {
 		return store.EvidenceRow{}, err
@@ -139,16 +172,13 @@ func (l *Ledger) Append(ctx context.Context, tx *store.Tx, e Entry) (store.Evide
 		ExecutedAt: store.FormatTime(tx.Now), SourceTime: store.FormatTime(e.SourceTime), ExecutedBy: l.Actor,
 		ResultRowCount: e.RowCount, ResultHash: e.ResultHash, PrevHash: prev,
 	}
-	if e.Body != nil || e.Kind != KindDerive {
-		bh, err := PutBlob(ctx, tx, e.Body)
+	for i, b := range blobs {
+		bh, err := putPrepared(ctx, tx, b)
 		if err != nil {
 			return store.EvidenceRow{}, err
 		}
-		r.BlobHash, r.ResultHash = bh, bh
-	}
-	for _, x := range e.Extra {
-		if _, err := PutBlob(ctx, tx, x); err != nil {
-			return store.EvidenceRow{}, err
+		if i == 0 && (e.Body != nil || e.Kind != KindDerive) {
+			r.BlobHash, r.ResultHash = bh, bh
 		}
 	}
 	r.EntryHash, err = EntryHash(r)
@@ -161,12 +191,15 @@ func (l *Ledger) Append(ctx context.Context, tx *store.Tx, e Entry) (store.Evide
 	return r, nil
 }
 
-// AppendTx appends e in a transaction of its own.
+// AppendTx appends e in a transaction of its own. Its blobs are hashed
+// and compressed before the transaction takes the store's write lock, so
+// concurrent callers (the pages of a snapshot) do that work in parallel.
 func (l *Ledger) AppendTx(ctx context.Context, e Entry) (store.EvidenceRow, error) {
+	blobs := prepareBlobs(e)
 	var r store.EvidenceRow
 	err := l.Store.WithTx(ctx, func(tx *store.Tx) error {
 		var err error
-		r, err = l.Append(ctx, tx, e)
+		r, err = l.appendPrepared(ctx, tx, e, blobs)
 		return err
 	})
 	return r, err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/uar-dev/uar/internal/httpx"
+	"github.com/uar-dev/uar/internal/store"
 )
 
 // Redacted replaces every secret value uar removes before storing.
@@ -184,7 +185,7 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 			rtErr = err
 		} else {
 			respBody = r.scrubberOnce().Bytes(b)
-			resp.Body = io.NopCloser(bytes.NewReader(respBody))
+			resp.Body = http.NoBody // replaced once recorded
 			if len(respBody) != len(b) {
 				resp.ContentLength = int64(len(respBody))
 				if resp.Header.Get("Content-Length") != "" {
@@ -197,7 +198,8 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if rtErr != nil {
 		rtErr = r.scrubError(rtErr)
 	}
-	if err := r.record(req, reqBody, resp, respBody, rtErr); err != nil {
+	row, stored, err := r.record(req, reqBody, resp, respBody, rtErr)
+	if err != nil {
 		// Evidence that cannot be written is a failure of the call: uar
 		// must not act on a response it could not record.
 		return nil, err
@@ -205,6 +207,7 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if rtErr != nil {
 		return nil, rtErr
 	}
+	resp.Body = httpx.NewRecordedBody(respBody, httpx.Recording{EvidenceID: row.ID, Hash: row.ResultHash, Body: stored})
 	return resp, nil
 }
 
@@ -310,7 +313,9 @@ type scrubbedError struct {
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
-func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte, rtErr error) error {
+// record appends the exchange's ledger row and returns it with the
+// response body as stored.
+func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte, rtErr error) (store.EvidenceRow, []byte, error) {
 	params := map[string]any{"query": r.scrubQuery(redactQuery(req.URL.Query()))}
 	var extra [][]byte
 	if len(reqBody) > 0 {
@@ -352,14 +357,23 @@ func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response
 		entry.Body = []byte{}
 	} else {
 		entry.Body = redactJSONSecrets(respBody) // secret forms already scrubbed
-		entry.RowCount = countRows(entry.Body)
+		counted := false
+		if hook := httpx.BodyHookFrom(req.Context()); hook != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+			// The caller parses the body anyway: its count saves a scan.
+			if n, err := hook(entry.Body); err == nil {
+				entry.RowCount, counted = n, true
+			}
+		}
+		if !counted {
+			entry.RowCount = countRows(entry.Body)
+		}
 	}
 	entry.Params = params
 	entry.SourceTime = sourceTime
 	entry.Extra = extra
 	ctx := context.WithoutCancel(req.Context()) // record even if the caller gave up
-	_, err := r.Ledger.AppendTx(ctx, entry)
-	return err
+	row, err := r.Ledger.AppendTx(ctx, entry)
+	return row, entry.Body, err
 }
 
 func (r *Recorder) scrubQuery(q map[string][]string) map[string][]string {

@@ -364,3 +364,70 @@ func TestGuardOutsideRecorder(t *testing.T) {
 		t.Fatal("another origin was contacted")
 	}
 }
+
+// The body handed on carries its recording (ledger row and hash of the
+// stored bytes), and a caller's body hook counts the rows once: the row
+// records its count, not a scan of its own. A hook that fails leaves the
+// recorder to count; a failed status never reaches the hook.
+func TestRecorderHandsOnRecordingAndUsesBodyHook(t *testing.T) {
+	body := `[{"id":"a"},{"id":"b"},{"id":"c"}]`
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	s := openStore(t, filepath.Join(t.TempDir(), "uar.db"))
+	rec := &Recorder{Ledger: newLedger(s), Service: "okta"}
+	call := func(hook httpx.BodyHook) (*http.Response, store.EvidenceRow) {
+		t.Helper()
+		ctx := context.Background()
+		if hook != nil {
+			ctx = httpx.WithBodyHook(ctx, hook)
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/groups", nil)
+		resp, err := rec.RoundTrip(req) // as the okta transport calls it
+		if err == nil && resp.StatusCode >= 500 {
+			return resp, lastRow(t, s)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, lastRow(t, s)
+	}
+	var seen []byte
+	resp, row := call(func(b []byte) (int64, error) { seen = b; return 42, nil })
+	rb, ok := resp.Body.(*httpx.RecordedBody)
+	if !ok {
+		t.Fatalf("body is a %T", resp.Body)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	r := rb.Recording()
+	if string(got) != body || string(r.Body) != body || string(seen) != body || r.EvidenceID != row.ID || r.Hash != row.ResultHash || r.Hash != Sum([]byte(body)) {
+		t.Errorf("recording %+v of row %s %s, read %q, hook saw %q", r, row.ID, row.ResultHash, got, seen)
+	}
+	if row.ResultRowCount != 42 {
+		t.Errorf("row count %d, want the hook's 42", row.ResultRowCount)
+	}
+	_, row = call(func([]byte) (int64, error) { return 0, errors.New("not mine") })
+	if row.ResultRowCount != 3 {
+		t.Errorf("row count after a failed hook: %d, want the recorder's own 3", row.ResultRowCount)
+	}
+	status = http.StatusInternalServerError
+	called := false
+	_, row = call(func([]byte) (int64, error) { called = true; return 7, nil })
+	if called || row.ResultRowCount != 3 {
+		t.Errorf("hook called on a 500 (%v) or count %d", called, row.ResultRowCount)
+	}
+}
+
+func lastRow(t *testing.T, s *store.Store) store.EvidenceRow {
+	t.Helper()
+	h, _ := s.Head(context.Background())
+	row, err := s.EvidenceAt(context.Background(), h.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return row
+}
