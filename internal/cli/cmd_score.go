@@ -16,10 +16,11 @@ import (
 )
 
 type scoreOptions struct {
-	review string
-	policy string
-	failOn string
-	ai     bool
+	review    string
+	policy    string
+	failOn    string
+	ai        bool
+	acceptGap string
 }
 
 const scoreLong = `Run the policy rules over the review's current snapshot: segregation-of-duties
@@ -37,6 +38,10 @@ go to an LLM for an advisory second opinion (identities pseudonymised unless
 ai.pseudonymize is false). AI findings are tagged source=ai and never drive a
 revocation. Without an API key the pass is skipped with a note.
 
+A snapshot recorded with a completeness gap (see 'uar snapshot') is refused
+unless --accept-gap "reason" is given; the acceptance is recorded with the
+actor.
+
 Output: findings by risk and system (a table, TSV when piped, or --json).
 
 Examples:
@@ -46,7 +51,8 @@ Examples:
 
 EXIT STATUS
   0  ok
-  1  failure; or the AI pass failed when --ai was given explicitly
+  1  failure; or the AI pass failed when --ai was given explicitly; or the
+     population has a completeness gap not accepted
   2  usage, config or policy error (nothing is written)
   4  the AI service refused the API key (--ai)
   5  --fail-on found findings at or above that risk`
@@ -66,6 +72,7 @@ func newScoreCmd(env *Env, g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.policy, "policy", "", "policy file (default: policy: in uar.yaml)")
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 5 if findings at or above this risk exist: high, medium or low")
 	cmd.Flags().BoolVar(&o.ai, "ai", false, "also ask the LLM for an advisory review (needs UAR_ANTHROPIC_API_KEY)")
+	cmd.Flags().StringVar(&o.acceptGap, "accept-gap", "", "score a population with completeness gaps, for this reason (recorded with the actor)")
 	return cmd
 }
 
@@ -100,7 +107,7 @@ func runScore(ctx context.Context, env *Env, g *globalOptions, o *scoreOptions) 
 	spec := runSpec{command: "score", args: g.args, review: rev}
 	var gateErr error
 	err = withRun(ctx, env, g, spec, func(ctx context.Context, rc *runCtx) error {
-		res, err := review.Score(ctx, rc.step, review.ScoreInput{Policy: pol, PolicyFile: filepath.Base(policyPath), AI: aiPass(rc, o.ai)})
+		res, err := review.Score(ctx, rc.step, review.ScoreInput{Policy: pol, PolicyFile: filepath.Base(policyPath), AI: aiPass(rc, o.ai), AcceptGap: o.acceptGap})
 		if err != nil {
 			return err
 		}

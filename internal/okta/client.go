@@ -80,6 +80,10 @@ type Config struct {
 	RequestTimeout       time.Duration // okta.request_timeout: per call, retries included
 	MaxPages             int           // page cap per listing against endless next links
 	Max429Retries        int           // SDK retries of a 429 before giving up
+	// EmployeeIDAttribute is okta.employee_id_attribute: the profile
+	// attribute read into model.User.EmployeeNumber when SnapshotOptions
+	// names none (default DefaultEmployeeIDAttribute).
+	EmployeeIDAttribute string
 
 	// Now is the clock the client-side pacing measures with (the CLI passes
 	// its Env clock). Without it pacing counts only the client's own
@@ -114,6 +118,9 @@ func (c Config) withDefaults() Config {
 	}
 	if len(c.Scopes) == 0 {
 		c.Scopes = []string{"okta.groups.read", "okta.users.read"}
+	}
+	if c.EmployeeIDAttribute == "" {
+		c.EmployeeIDAttribute = DefaultEmployeeIDAttribute
 	}
 	c.OrgURL = strings.TrimRight(strings.TrimSpace(c.OrgURL), "/")
 	return c
@@ -163,6 +170,9 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// sdkResponse is the SDK's response type.
+type sdkResponse = sdk.Response
 
 // Client reads and changes Okta group memberships.
 type Client struct {

@@ -106,6 +106,7 @@ var goldenTables = []struct{ name, order string }{
 	{"snapshot_groups", "snapshot_id, group_id"},
 	{"snapshot_users", "snapshot_id, user_id"},
 	{"snapshot_memberships", "snapshot_id, group_id, user_id"},
+	{"snapshot_listings", "snapshot_id, no"},
 	{"scorings", "id"},
 	{"findings", "scoring_id, ordinal"},
 	{"system_risks", "scoring_id, system"},
