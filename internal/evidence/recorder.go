@@ -142,7 +142,7 @@ type Recorder struct {
 	Now func() time.Time
 
 	once     sync.Once
-	scrubber *Scrubber
+	scrubber *Scrubber // the secret forms, and secretJSONKeys as markers
 }
 
 // Client returns an *http.Client whose transport is r, with the timeout.
@@ -151,7 +151,7 @@ func (r *Recorder) Client(timeout time.Duration) *http.Client {
 }
 
 func (r *Recorder) scrubberOnce() *Scrubber {
-	r.once.Do(func() { r.scrubber = NewScrubber(SecretForms(r.Secrets, r.BasicUsers)) })
+	r.once.Do(func() { r.scrubber = newScrubberWithMarkers(SecretForms(r.Secrets, r.BasicUsers), secretJSONKeys) })
 	return r.scrubber
 }
 
@@ -178,13 +178,16 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, rtErr := base.RoundTrip(req)
 	var respBody []byte
+	jsonSecret := false
 	if rtErr == nil {
 		b, err := r.readBody(req, resp)
 		resp.Body.Close()
 		if err != nil {
 			rtErr = err
 		} else {
-			respBody = r.scrubberOnce().Bytes(b)
+			// One pass replaces the secret forms and notices credential
+			// fields (access_token...), which record then redacts.
+			respBody, jsonSecret = r.scrubberOnce().Scan(b)
 			resp.Body = http.NoBody // replaced once recorded
 			if len(respBody) != len(b) {
 				resp.ContentLength = int64(len(respBody))
@@ -198,7 +201,7 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if rtErr != nil {
 		rtErr = r.scrubError(rtErr)
 	}
-	row, stored, err := r.record(req, reqBody, resp, respBody, rtErr)
+	row, stored, err := r.record(req, reqBody, resp, respBody, jsonSecret, rtErr)
 	if err != nil {
 		// Evidence that cannot be written is a failure of the call: uar
 		// must not act on a response it could not record.
@@ -315,7 +318,7 @@ func (e *scrubbedError) Unwrap() error { return e.err }
 
 // record appends the exchange's ledger row and returns it with the
 // response body as stored.
-func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte, rtErr error) (store.EvidenceRow, []byte, error) {
+func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte, jsonSecret bool, rtErr error) (store.EvidenceRow, []byte, error) {
 	params := map[string]any{"query": r.scrubQuery(redactQuery(req.URL.Query()))}
 	var extra [][]byte
 	if len(reqBody) > 0 {
@@ -356,7 +359,10 @@ func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response
 		params["error"] = r.scrubString(rtErr.Error())
 		entry.Body = []byte{}
 	} else {
-		entry.Body = redactJSONSecrets(respBody) // secret forms already scrubbed
+		entry.Body = respBody // secret forms already scrubbed
+		if jsonSecret {
+			entry.Body = redactJSONSecrets(respBody)
+		}
 		counted := false
 		if hook := httpx.BodyHookFrom(req.Context()); hook != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 			// The caller parses the body anyway: its count saves a scan.

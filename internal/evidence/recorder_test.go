@@ -431,3 +431,25 @@ func lastRow(t *testing.T, s *store.Store) store.EvidenceRow {
 	}
 	return row
 }
+
+// The recorder's one pass (secret forms and credential fields together)
+// finds a credential field exactly when the separate check does.
+func TestScanFindsCredentialFieldsLikeTheCheck(t *testing.T) {
+	sc := newScrubberWithMarkers(SecretForms([]string{"tok-SECRET"}, nil), secretJSONKeys)
+	rng := rand.New(rand.NewPCG(3, 4))
+	pieces := []string{`"password"`, `"access_token"`, `"id_token"`, `:`, ` `, "\n", `"x"`, `{}`, `{`, `}`, `,`, `"acc`, `"pass`, `tok-SECRET`, `"client_secret"`, `"client_assertion"`, `"refresh_token"`, `ab`}
+	for range 5000 {
+		var b strings.Builder
+		for range rng.IntN(10) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		in := []byte(b.String())
+		out, found := sc.Scan(in)
+		if want := hasSecretJSONString(in); found != want {
+			t.Fatalf("Scan(%q) found %v, the check says %v", in, found, want)
+		}
+		if string(out) != ScrubString(string(in), SecretForms([]string{"tok-SECRET"}, nil)) {
+			t.Fatalf("Scan(%q) scrubbed to %q", in, out)
+		}
+	}
+}

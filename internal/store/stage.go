@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/uar-dev/uar/internal/model"
@@ -142,16 +143,38 @@ func (tx *Tx) DeleteStagedUsers(ctx context.Context, sid int64, nos []int32) err
 	return nil
 }
 
-// StageMembers inserts memberships of staged snapshot sid. A membership
+// StageMembers inserts memberships of staged snapshot sid (members is
+// sorted in place, so rows go into the table's key order). A membership
 // inserted twice is an error.
+//
+// One statement per group inserts its users from a JSON array
+// (json_each): binding four parameters per row costs more than SQLite's
+// own insert, a page of a thousand members costs one bind here.
 func (tx *Tx) StageMembers(ctx context.Context, sid int64, members []StagedMember) error {
-	err := insertRows(ctx, tx, `INSERT INTO snapshot_members (snapshot_id, group_no, user_no, source) VALUES `,
-		4, 256, len(members), func(i int, args []any) []any {
-			m := &members[i]
-			return append(args, sid, m.GroupNo, m.UserNo, m.Source)
-		})
-	if err != nil {
-		return fmt.Errorf("store: stage memberships of snapshot %d: %w", sid, err)
+	slices.SortFunc(members, func(a, b StagedMember) int {
+		if a.GroupNo != b.GroupNo {
+			return int(a.GroupNo - b.GroupNo)
+		}
+		return int(a.UserNo - b.UserNo)
+	})
+	var arr []byte
+	for start := 0; start < len(members); {
+		g, src := members[start].GroupNo, members[start].Source
+		end := start
+		arr = append(arr[:0], '[')
+		for end < len(members) && members[end].GroupNo == g && members[end].Source == src {
+			if end > start {
+				arr = append(arr, ',')
+			}
+			arr = strconv.AppendInt(arr, int64(members[end].UserNo), 10)
+			end++
+		}
+		arr = append(arr, ']')
+		if _, err := tx.exec(ctx, `INSERT INTO snapshot_members (snapshot_id, group_no, user_no, source) SELECT ?, ?, value, ? FROM json_each(?)`,
+			sid, int64(g), int64(src), string(arr)); err != nil {
+			return fmt.Errorf("store: stage memberships of snapshot %d: %w", sid, err)
+		}
+		start = end
 	}
 	return nil
 }
