@@ -237,9 +237,12 @@ func (r *Recorder) readBody(req *http.Request, resp *http.Response) ([]byte, err
 
 // readCapped reads r to its end unless it holds more than limit bytes
 // (over is then true and the bytes are dropped). A declared length is
-// read into one buffer; otherwise into chunks growing to 4 MiB, joined at
-// the end, so an over-cap body costs about limit bytes of allocation, not
-// the doubling growth of a single buffer (up to 4x limit).
+// read into one buffer. Otherwise the body is read into a pooled 1 MiB
+// scratch buffer (a whole Okta page, usually) and, past that, into chunks
+// growing to 4 MiB; what was read is then copied into one buffer of the
+// exact size. So a body costs its own size in allocation (not the
+// doubling growth of a single buffer, up to 4x limit for an over-cap
+// one), and an over-cap body about limit bytes.
 func readCapped(r io.Reader, limit, declared int64) (b []byte, over bool, err error) {
 	r = io.LimitReader(r, limit+1)
 	if declared >= 0 && declared <= limit {
@@ -261,8 +264,21 @@ func readCapped(r io.Reader, limit, declared int64) (b []byte, over bool, err er
 			}
 		}
 	}
-	var chunks [][]byte
-	var total int64
+	sp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(sp)
+	scratch := (*sp)[:min(int64(len(*sp)), limit+1)]
+	n, err := io.ReadFull(r, scratch)
+	total := int64(n)
+	if total > limit {
+		return nil, true, nil
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return bytes.Clone(scratch[:n]), false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	chunks := [][]byte{scratch}
 	size := 32 << 10
 	for {
 		c := make([]byte, size)
@@ -280,11 +296,12 @@ func readCapped(r io.Reader, limit, declared int64) (b []byte, over bool, err er
 		}
 		size = min(size*2, 4<<20)
 	}
-	if len(chunks) == 1 {
-		return chunks[0], false, nil
-	}
 	return bytes.Join(chunks, nil), false, nil
 }
+
+// scratchPool holds the 1 MiB buffers readCapped reads undeclared bodies
+// into before copying them out.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 func (r *Recorder) scrubHeaders(h http.Header) {
 	sc := r.scrubberOnce()

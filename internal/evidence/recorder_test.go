@@ -453,3 +453,20 @@ func TestScanFindsCredentialFieldsLikeTheCheck(t *testing.T) {
 		}
 	}
 }
+
+// readCapped returns an undeclared body exactly, on either side of its
+// 1 MiB scratch buffer, and refuses one over the limit.
+func TestReadCappedAroundTheScratchBuffer(t *testing.T) {
+	for _, size := range []int{0, 1, 1<<20 - 1, 1 << 20, 1<<20 + 1, 3<<20 + 7} {
+		body := bytes.Repeat([]byte{'x'}, size)
+		got, over, err := readCapped(bytes.NewReader(body), 4<<20, -1)
+		if err != nil || over || !bytes.Equal(got, body) {
+			t.Errorf("size %d: %d bytes, over %v, err %v", size, len(got), over, err)
+		}
+		if size > 0 {
+			if _, over, _ := readCapped(bytes.NewReader(body), int64(size-1), -1); !over {
+				t.Errorf("size %d: a body over the limit was taken", size)
+			}
+		}
+	}
+}

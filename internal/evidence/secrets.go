@@ -103,6 +103,7 @@ type Scrubber struct {
 	forms  [][]byte         // longest first
 	byHead map[uint32][]int // first four bytes -> indexes into forms
 	bitmap [1 << 16 / 64]uint64
+	first  [256]bool // the first bytes of forms and markers
 	// markers are JSON keys (with their quotes) whose presence with a
 	// string value Scan reports: the recorder's credential fields, found
 	// in the same pass as the secret forms.
@@ -128,6 +129,7 @@ func NewScrubber(forms []string) *Scrubber {
 		s.byHead[h] = append(s.byHead[h], len(s.forms))
 		x := headHash(h)
 		s.bitmap[x>>6] |= 1 << (x & 63)
+		s.first[f[0]] = true
 		s.forms = append(s.forms, []byte(f))
 	}
 	return s
@@ -144,6 +146,7 @@ func newScrubberWithMarkers(forms, keys []string) *Scrubber {
 		s.markerHead[h] = append(s.markerHead[h], len(s.markers))
 		x := headHash(h)
 		s.bitmap[x>>6] |= 1 << (x & 63)
+		s.first[m[0]] = true
 		s.markers = append(s.markers, m)
 	}
 	return s
@@ -167,7 +170,11 @@ func (s *Scrubber) Scan(b []byte) ([]byte, bool) {
 	last := 0
 	found := false
 	bm := &s.bitmap
+	first := &s.first
 	for i := 0; i+MinSecretLen <= len(b); i++ {
+		if !first[b[i]] { // most bytes start no form: one table load
+			continue
+		}
 		h := head4(b[i : i+4])
 		x := headHash(h)
 		if bm[(x>>6)&uint32(len(bm)-1)]&(1<<(x&63)) == 0 {

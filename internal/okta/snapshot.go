@@ -138,6 +138,7 @@ func (r *Rebuilder) Add(p Page) error {
 	if err == nil {
 		err = r.b.apply(kind, gid, d, p.EvidenceID, u.RequestURI())
 	}
+	d.release()
 	if err != nil {
 		return fmt.Errorf("page %s (%s): %w", p.EvidenceID, pathOnly(u.Path), err)
 	}
@@ -246,6 +247,7 @@ type decoded struct {
 	group  wireGroup
 	rules  []wireRule
 	users  []userRec
+	recs   *[]userRec // users' pooled backing array
 }
 
 func (d *decoded) rows() int64 {
@@ -265,9 +267,26 @@ func decodePage(kind pageKind, body []byte, emp string) (*decoded, error) {
 			err = fmt.Errorf("decode: %w", err)
 		}
 	case pageMembers:
-		d.users, err = decodeUserPage(body, emp, nil)
+		d.recs = recsPool.Get().(*[]userRec)
+		d.users, err = decodeUserPage(body, emp, *d.recs)
 	}
 	return d, err
+}
+
+// recsPool recycles the decoded records of member pages (a thousand
+// records of a few hundred bytes each per page).
+var recsPool = sync.Pool{New: func() any { return new([]userRec) }}
+
+// release returns d's records to the pool once the page was applied (the
+// records point into the page's bytes; nothing keeps them).
+func (d *decoded) release() {
+	if d == nil || d.recs == nil {
+		return
+	}
+	clear(d.users) // drop the references into the page
+	*d.recs = d.users[:0]
+	recsPool.Put(d.recs)
+	d.recs, d.users = nil, nil
 }
 
 // ----- the shared builder -----
@@ -865,6 +884,7 @@ func (c *Client) list(ctx context.Context, b *builder, kind pageKind, gid, first
 		}
 		return d.rows(), nil
 	}, func(ev, uri string) error {
+		defer cur.release()
 		return b.apply(kind, gid, cur, ev, uri)
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"time"
 )
 
@@ -97,9 +98,9 @@ func (s *scanner) str() (raw []byte, complex bool, err error) {
 	start := s.i
 	// Fast path: up to the next quote there is no escape, no control
 	// character and no byte outside ASCII (nearly every string of a page).
-	if j := bytes.IndexByte(s.b[start:], '"'); j >= 0 && plainASCII(s.b[start:start+j]) {
-		s.i = start + j + 1
-		return s.b[start : start+j], false, nil
+	if j, plain := plainUntilQuote(s.b, start); plain {
+		s.i = j + 1
+		return s.b[start:j], false, nil
 	}
 	for s.i < len(s.b) {
 		c := s.b[s.i]
@@ -142,25 +143,32 @@ func (s *scanner) str() (raw []byte, complex bool, err error) {
 	return nil, false, s.fail("unterminated string")
 }
 
-// plainASCII reports whether b holds only printable ASCII other than the
-// backslash, eight bytes at a time.
-func plainASCII(b []byte) bool {
+// plainUntilQuote finds the first byte from i on that is a quote, a
+// backslash, a control character or outside ASCII, eight bytes at a time,
+// and returns its index and whether it is a quote (the string from i to
+// it is then plain ASCII). It returns (len(b), false) when there is none.
+//
+// Per 8-byte word, (x-lo)&^x&hi flags the bytes of x that are zero, and
+// can wrongly flag a byte only above a truly flagged one, so the lowest
+// flag is always right (likewise for "less than 0x20").
+func plainUntilQuote(b []byte, i int) (int, bool) {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	for len(b) >= 8 {
-		w := binary.LittleEndian.Uint64(b)
-		// A byte >= 0x80, or < 0x20, or equal to '\\' (0x5c).
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q := w ^ (lo * '"')
 		bs := w ^ (lo * '\\')
-		if (w|((w-lo*0x20)&^w)|((bs-lo)&^bs))&hi != 0 {
-			return false
+		if m := ((q-lo)&^q | (bs-lo)&^bs | (w-lo*0x20)&^w | w) & hi; m != 0 {
+			j := i + bits.TrailingZeros64(m)/8
+			return j, b[j] == '"'
 		}
-		b = b[8:]
+		i += 8
 	}
-	for _, c := range b {
-		if c < 0x20 || c >= 0x80 || c == '\\' {
-			return false
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+			return i, c == '"'
 		}
 	}
-	return true
+	return len(b), false
 }
 
 func isHex(c byte) bool {
@@ -296,6 +304,70 @@ func (s *scanner) object(depth int, member func(key []byte) error) error {
 		s.ws()
 		if err := member(key); err != nil {
 			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return s.fail("expected ',' or '}'")
+		}
+	}
+}
+
+// members is object for the hot objects (users, profiles): the same
+// checks, with the common case (a plain key, no white space) read first.
+func (s *scanner) members(depth int, member func(key []byte) error) error {
+	if depth > maxDepth {
+		return s.fail("exceeded max depth")
+	}
+	s.i++ // {
+	if s.peek() == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		if s.peek() != '"' {
+			return s.fail("expected a key")
+		}
+		start := s.i + 1
+		var key []byte
+		if j, plain := plainUntilQuote(s.b, start); plain {
+			key, s.i = s.b[start:j], j+1
+		} else {
+			raw, complex, err := s.str()
+			if err != nil {
+				return err
+			}
+			key = raw
+			if complex {
+				var k string
+				if err := json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &k); err != nil {
+					return s.fail(err.Error())
+				}
+				key = []byte(k)
+			}
+		}
+		if s.i < len(s.b) && s.b[s.i] == ':' {
+			s.i++
+		} else if s.peek() == ':' {
+			s.i++
+		} else {
+			return s.fail("expected ':'")
+		}
+		if s.i < len(s.b) && s.b[s.i] > ' ' {
+			// no white space: the value starts here
+		} else {
+			s.ws()
+		}
+		if err := member(key); err != nil {
+			return err
+		}
+		if s.i < len(s.b) && s.b[s.i] == ',' {
+			s.i++
+			continue
 		}
 		switch s.peek() {
 		case ',':
@@ -496,7 +568,7 @@ func decodeUserPage(b []byte, empAttr string, recs []userRec) ([]userRec, error)
 			case 'n':
 				return s.literal("null")
 			case '{':
-				return s.object(2, func(key []byte) error { return s.userField(r, key, empAttr) })
+				return s.members(2, func(key []byte) error { return s.userField(r, key, empAttr) })
 			}
 			return typeError(s, "user", "an object")
 		})
@@ -527,7 +599,7 @@ func (s *scanner) userField(r *userRec, key []byte, empAttr string) error {
 		case 'n':
 			return s.literal("null")
 		case '{':
-			return s.object(3, func(pk []byte) error {
+			return s.members(3, func(pk []byte) error {
 				v, err := s.flexValue(4)
 				if err != nil {
 					return err
