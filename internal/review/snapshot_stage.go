@@ -25,6 +25,7 @@ type stageWriter struct {
 	groupNo  map[string]int32
 	groupSrc map[string]int8
 	userNo   map[string]int32
+	parts    map[int32]int32 // parts staged so far per group number (this read)
 
 	queue chan stageBatch
 	done  chan struct{}
@@ -37,7 +38,7 @@ type stageBatch struct {
 	reset    int32 // a group number whose memberships to delete first, or 0
 	users    []store.StagedUser
 	replaced []model.User
-	members  []store.StagedMember
+	members  store.MemberPart
 }
 
 // Batches per transaction and queued: enough to keep the writer busy
@@ -50,7 +51,7 @@ const (
 
 func newStageWriter(ctx context.Context, st *store.Store, sid int64, allowEmpty bool) *stageWriter {
 	w := &stageWriter{ctx: ctx, st: st, sid: sid, allowEmpty: allowEmpty, groupNo: map[string]int32{}, groupSrc: map[string]int8{},
-		userNo: map[string]int32{}, queue: make(chan stageBatch, stageQueue), done: make(chan struct{})}
+		userNo: map[string]int32{}, parts: map[int32]int32{}, queue: make(chan stageBatch, stageQueue), done: make(chan struct{})}
 	go w.run(ctx)
 	return w
 }
@@ -105,8 +106,10 @@ func (w *stageWriter) run(ctx context.Context) {
 						return err
 					}
 				}
-				if err := tx.StageMembers(ctx, w.sid, b.members); err != nil {
-					return err
+				if len(b.members.Users) > 0 {
+					if err := tx.StageMembers(ctx, w.sid, []store.MemberPart{b.members}); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -145,22 +148,26 @@ func (w *stageWriter) Members(p okta.MemberPage) error {
 	if !ok {
 		return fmt.Errorf("stage: member page of group %s, which the listing did not have", p.GroupID)
 	}
-	b := stageBatch{replaced: p.Replaced, members: make([]store.StagedMember, 0, len(p.Members))}
+	b := stageBatch{replaced: p.Replaced}
 	if p.Reset {
 		b.reset = g
+		w.parts[g] = 0
 	}
 	for _, u := range p.New {
 		no := int32(len(w.userNo) + 1)
 		w.userNo[u.ID] = no
 		b.users = append(b.users, store.StagedUser{No: no, User: u})
 	}
-	src := w.groupSrc[p.GroupID]
-	for _, id := range p.Members {
-		no, ok := w.userNo[id]
-		if !ok {
-			return fmt.Errorf("stage: member %s of group %s was never given", id, p.GroupID)
+	if len(p.Members) > 0 {
+		w.parts[g]++
+		b.members = store.MemberPart{GroupNo: g, Part: w.parts[g], Source: w.groupSrc[p.GroupID], Users: make([]int32, 0, len(p.Members))}
+		for _, id := range p.Members {
+			no, ok := w.userNo[id]
+			if !ok {
+				return fmt.Errorf("stage: member %s of group %s was never given", id, p.GroupID)
+			}
+			b.members.Users = append(b.members.Users, no)
 		}
-		b.members = append(b.members, store.StagedMember{GroupNo: g, UserNo: no, Source: src})
 	}
 	w.queue <- b
 	return nil

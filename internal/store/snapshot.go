@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/uar-dev/uar/internal/model"
@@ -48,7 +49,13 @@ func (tx *Tx) InsertSnapshot(ctx context.Context, h SnapshotHeader, snap *model.
 	if err := tx.StageUsers(ctx, id, users); err != nil {
 		return 0, err
 	}
-	members := make([]StagedMember, 0, len(snap.Memberships))
+	// One part per group and source.
+	type key struct {
+		g   int32
+		src int8
+	}
+	parts := map[key]*MemberPart{}
+	var order []key
 	for _, m := range snap.Memberships {
 		g, okG := gno[m.GroupID]
 		u, okU := uno[m.UserID]
@@ -59,15 +66,52 @@ func (tx *Tx) InsertSnapshot(ctx context.Context, h SnapshotHeader, snap *model.
 		if err != nil {
 			return 0, err
 		}
-		members = append(members, StagedMember{GroupNo: g, UserNo: u, Source: src})
+		k := key{g, src}
+		p := parts[k]
+		if p == nil {
+			p = &MemberPart{GroupNo: g, Source: src}
+			parts[k] = p
+			order = append(order, k)
+		}
+		p.Users = append(p.Users, u)
 	}
-	if err := tx.StageMembers(ctx, id, members); err != nil {
+	slices.SortFunc(order, func(a, b key) int { return cmp.Or(cmp.Compare(a.g, b.g), cmp.Compare(a.src, b.src)) })
+	list := make([]MemberPart, len(order))
+	for i, k := range order {
+		list[i] = *parts[k]
+		list[i].Part = 1
+		if i > 0 && order[i-1].g == k.g {
+			list[i].Part = list[i-1].Part + 1
+		}
+	}
+	if err := tx.StageMembers(ctx, id, list); err != nil {
 		return 0, err
 	}
 	if err := tx.CompleteStage(ctx, id, evidenceID); err != nil {
 		return 0, err
 	}
 	return id, nil
+}
+
+// parseUserList reads a membership part's JSON array of user numbers
+// (written by StageMembers: digits and commas) into dst.
+func parseUserList(list string, dst []int64) ([]int64, error) {
+	t := strings.TrimSpace(list)
+	if len(t) < 2 || t[0] != '[' || t[len(t)-1] != ']' {
+		return nil, fmt.Errorf("not a JSON array of numbers")
+	}
+	t = strings.TrimSpace(t[1 : len(t)-1])
+	if t == "" {
+		return dst, nil
+	}
+	for f := range strings.SplitSeq(t, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("not a JSON array of integers: %w", err)
+		}
+		dst = append(dst, n)
+	}
+	return dst, nil
 }
 
 func boolInt(b bool) int {
@@ -201,24 +245,32 @@ func (s *Store) LoadSnapshot(ctx context.Context, ids []int64) (*model.Snapshot,
 	for i, u := range snap.Users {
 		userOf[ref{usid[i], uno[i]}] = u.ID
 	}
-	rows, err = s.db.QueryContext(ctx, `SELECT snapshot_id, group_no, user_no, source FROM snapshot_members WHERE snapshot_id IN `+in+` ORDER BY snapshot_id, group_no, user_no`, args...)
+	rows, err = s.db.QueryContext(ctx, `SELECT snapshot_id, group_no, source, users FROM snapshot_members WHERE snapshot_id IN `+in+` ORDER BY snapshot_id, group_no, part`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: load memberships: %w", err)
 	}
 	defer rows.Close()
+	var users []int64
 	for rows.Next() {
 		var sid int64
-		var g, u int32
+		var g int32
 		var src int
-		if err := rows.Scan(&sid, &g, &u, &src); err != nil {
+		var list string
+		if err := rows.Scan(&sid, &g, &src, &list); err != nil {
 			return nil, err
 		}
 		gid, okG := groupOf[ref{sid, g}]
-		uid, okU := userOf[ref{sid, u}]
-		if !okG || !okU {
-			return nil, fmt.Errorf("store: snapshot %d: membership %d/%d names no group or user", sid, g, u)
+		if users, err = parseUserList(list, users[:0]); err != nil || !okG {
+			return nil, fmt.Errorf("store: snapshot %d: membership list of group %d does not resolve (%v)", sid, g, err)
 		}
-		snap.Memberships = append(snap.Memberships, model.Membership{GroupID: gid, UserID: uid, Source: SourceName(src)})
+		source := SourceName(src)
+		for _, u := range users {
+			uid, okU := userOf[ref{sid, int32(u)}]
+			if !okU {
+				return nil, fmt.Errorf("store: snapshot %d: group %d names user %d, who is not in it", sid, g, u)
+			}
+			snap.Memberships = append(snap.Memberships, model.Membership{GroupID: gid, UserID: uid, Source: source})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -59,11 +59,14 @@ type StagedUser struct {
 	model.User
 }
 
-// StagedMember is one membership of a staged snapshot, by group and user
-// number, with its source code (SourceCode).
-type StagedMember struct {
-	GroupNo, UserNo int32
-	Source          int8
+// MemberPart is one part of a group's membership list in a staged
+// snapshot: the users (numbers) one page gave, with their source code
+// (SourceCode). Parts are numbered 1, 2, ... per group and read.
+type MemberPart struct {
+	GroupNo int32
+	Part    int32
+	Source  int8
+	Users   []int32
 }
 
 // BeginStage reserves the id of a new snapshot and records it as staged.
@@ -143,44 +146,32 @@ func (tx *Tx) DeleteStagedUsers(ctx context.Context, sid int64, nos []int32) err
 	return nil
 }
 
-// StageMembers inserts memberships of staged snapshot sid (members is
-// sorted in place, so rows go into the table's key order). A membership
-// inserted twice is an error.
-//
-// One statement per group inserts its users from a JSON array
-// (json_each): binding four parameters per row costs more than SQLite's
-// own insert, a page of a thousand members costs one bind here.
-func (tx *Tx) StageMembers(ctx context.Context, sid int64, members []StagedMember) error {
-	slices.SortFunc(members, func(a, b StagedMember) int {
-		if a.GroupNo != b.GroupNo {
-			return int(a.GroupNo - b.GroupNo)
-		}
-		return int(a.UserNo - b.UserNo)
-	})
+// StageMembers inserts membership parts of staged snapshot sid, one row
+// each (the users sorted, as a JSON array). A user listed twice in a
+// group's read is the caller's to prevent (the okta builder does).
+func (tx *Tx) StageMembers(ctx context.Context, sid int64, parts []MemberPart) error {
 	var arr []byte
-	for start := 0; start < len(members); {
-		g, src := members[start].GroupNo, members[start].Source
-		end := start
+	for _, p := range parts {
+		us := slices.Clone(p.Users)
+		slices.Sort(us)
 		arr = append(arr[:0], '[')
-		for end < len(members) && members[end].GroupNo == g && members[end].Source == src {
-			if end > start {
+		for i, u := range us {
+			if i > 0 {
 				arr = append(arr, ',')
 			}
-			arr = strconv.AppendInt(arr, int64(members[end].UserNo), 10)
-			end++
+			arr = strconv.AppendInt(arr, int64(u), 10)
 		}
 		arr = append(arr, ']')
-		if _, err := tx.exec(ctx, `INSERT INTO snapshot_members (snapshot_id, group_no, user_no, source) SELECT ?, ?, value, ? FROM json_each(?)`,
-			sid, int64(g), int64(src), string(arr)); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO snapshot_members (snapshot_id, group_no, part, source, users) VALUES (?,?,?,?,?)`,
+			sid, int64(p.GroupNo), int64(p.Part), int64(p.Source), string(arr)); err != nil {
 			return fmt.Errorf("store: stage memberships of snapshot %d: %w", sid, err)
 		}
-		start = end
 	}
 	return nil
 }
 
-// DeleteStagedMembers removes every membership of one group of a staged
-// snapshot (the group is being read again).
+// DeleteStagedMembers removes every membership part of one group of a
+// staged snapshot (the group is being read again).
 func (tx *Tx) DeleteStagedMembers(ctx context.Context, sid int64, groupNo int32) error {
 	if _, err := tx.exec(ctx, `DELETE FROM snapshot_members WHERE snapshot_id = ? AND group_no = ?`, sid, groupNo); err != nil {
 		return fmt.Errorf("store: delete memberships of group %d of snapshot %d: %w", groupNo, sid, err)
@@ -229,7 +220,7 @@ type StageInfo struct {
 const stageInfoSQL = `SELECT id, review, source, system, run_id, started_at,
 	(SELECT count(*) FROM snapshot_groups WHERE snapshot_id = st.id),
 	(SELECT count(*) FROM snapshot_users WHERE snapshot_id = st.id),
-	(SELECT count(*) FROM snapshot_members WHERE snapshot_id = st.id),
+	(SELECT COALESCE(sum(json_array_length(users)), 0) FROM snapshot_members WHERE snapshot_id = st.id),
 	(SELECT count(*) FROM snapshot_listings WHERE snapshot_id = st.id)
 	FROM snapshot_stages st ORDER BY id`
 

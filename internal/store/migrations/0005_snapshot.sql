@@ -4,9 +4,11 @@
 --
 -- What changes shape on purpose (the rows an auditor reads do not):
 --   * snapshot_memberships becomes a view over snapshot_members, a
---     WITHOUT ROWID table of integer references (snapshot, group number,
---     user number, source code): no group or user id text, no source
---     text and no evidence id repeated on 500,000 rows;
+--     WITHOUT ROWID table holding each group's members as they were read:
+--     one row per page (group number, part, source code) with the users'
+--     numbers as a JSON array. No group or user id text, no source text
+--     and no evidence id is repeated per membership, and a page costs one
+--     row to write instead of a thousand (the view unpacks it, json_each);
 --   * snapshot_groups and snapshot_users gain "no", the number members
 --     refer to, lose their foreign key to snapshots (their rows are
 --     written while a snapshot is still staged; evidence_id is filled in
@@ -86,23 +88,29 @@ SELECT snapshot_id, user_id, login, email, first_name, last_name, department, ti
        row_number() OVER (PARTITION BY snapshot_id ORDER BY user_id)
 FROM snapshot_users;
 
+-- A group's members, as read: one row per page (part 1, 2, ...; a group
+-- read again starts over), users as a JSON array of snapshot_users.no.
 -- source: 0 direct, 1 rule, 2 app. evidence_id is NULL (the snapshot's)
--- except on a row written before 0005 that named another one.
+-- except on rows written before 0005 that named another one (they keep
+-- it, in parts of their own).
 CREATE TABLE snapshot_members (
     snapshot_id INTEGER NOT NULL,
     group_no    INTEGER NOT NULL,
-    user_no     INTEGER NOT NULL,
+    part        INTEGER NOT NULL,
     source      INTEGER NOT NULL CHECK (source IN (0, 1, 2)),
+    users       TEXT NOT NULL CHECK (json_valid(users) AND json_type(users) = 'array'),
     evidence_id TEXT,
-    PRIMARY KEY (snapshot_id, group_no, user_no)
+    PRIMARY KEY (snapshot_id, group_no, part)
 ) WITHOUT ROWID;
-INSERT INTO snapshot_members (snapshot_id, group_no, user_no, source, evidence_id)
-SELECT m.snapshot_id, g.no, u.no, CASE m.source WHEN 'direct' THEN 0 WHEN 'rule' THEN 1 ELSE 2 END,
-       NULLIF(m.evidence_id, s.evidence_id)
-FROM snapshot_memberships m
-JOIN snapshot_groups_0005 g ON g.snapshot_id = m.snapshot_id AND g.group_id = m.group_id
-JOIN snapshot_users_0005 u ON u.snapshot_id = m.snapshot_id AND u.user_id = m.user_id
-LEFT JOIN snapshots s ON s.id = m.snapshot_id;
+INSERT INTO snapshot_members (snapshot_id, group_no, part, source, users, evidence_id)
+SELECT snapshot_id, group_no, row_number() OVER (PARTITION BY snapshot_id, group_no ORDER BY source, evidence_id), source, users, evidence_id
+FROM (SELECT m.snapshot_id, g.no AS group_no, CASE m.source WHEN 'direct' THEN 0 WHEN 'rule' THEN 1 ELSE 2 END AS source,
+             NULLIF(m.evidence_id, s.evidence_id) AS evidence_id, json_group_array(u.no ORDER BY u.no) AS users
+      FROM snapshot_memberships m
+      JOIN snapshot_groups_0005 g ON g.snapshot_id = m.snapshot_id AND g.group_id = m.group_id
+      JOIN snapshot_users_0005 u ON u.snapshot_id = m.snapshot_id AND u.user_id = m.user_id
+      LEFT JOIN snapshots s ON s.id = m.snapshot_id
+      GROUP BY m.snapshot_id, g.no, 3, 4);
 
 DROP TABLE snapshot_memberships;
 DROP TABLE snapshot_groups;
@@ -112,16 +120,20 @@ ALTER TABLE snapshot_users_0005 RENAME TO snapshot_users;
 
 -- The memberships as they always read: one row per group and user.
 -- Unresolvable references read as NULL ids (and so fail their seal).
+-- CROSS JOIN keeps SQLite's planner from looking users up before it has
+-- unpacked the list that names them (it would scan all users per list).
 CREATE VIEW snapshot_memberships AS
 SELECT m.snapshot_id, g.group_id, u.user_id,
        CASE m.source WHEN 0 THEN 'direct' WHEN 1 THEN 'rule' ELSE 'app' END AS source,
        COALESCE(m.evidence_id, s.evidence_id, '') AS evidence_id
 FROM snapshot_members m
+CROSS JOIN json_each(m.users) j
 LEFT JOIN snapshot_groups g ON g.snapshot_id = m.snapshot_id AND g.no = m.group_no
-LEFT JOIN snapshot_users u ON u.snapshot_id = m.snapshot_id AND u.no = m.user_no
+LEFT JOIN snapshot_users u ON u.snapshot_id = m.snapshot_id AND u.no = j.value
 LEFT JOIN snapshots s ON s.id = m.snapshot_id;
 
--- v_access as in 0004, reading the members by number.
+-- v_access as in 0004, reading each group's members from their lists
+-- (CROSS JOIN fixes the order: list, then its users).
 CREATE VIEW v_access AS
 SELECT c.review, g.system, g.name AS group_name, u.login AS user_login, u.email AS user_email,
        u.department, u.title, u.user_type, u.status AS user_status, u.last_login,
@@ -134,8 +146,9 @@ SELECT c.review, g.system, g.name AS group_name, u.login AS user_login, u.email 
 FROM v_current_snapshots c
 JOIN snapshots s ON s.id = c.snapshot_id
 JOIN snapshot_members m ON m.snapshot_id = c.snapshot_id
+CROSS JOIN json_each(m.users) j
+CROSS JOIN snapshot_users u ON u.snapshot_id = m.snapshot_id AND u.no = j.value
 JOIN snapshot_groups g ON g.snapshot_id = m.snapshot_id AND g.no = m.group_no
-JOIN snapshot_users u ON u.snapshot_id = m.snapshot_id AND u.no = m.user_no
 LEFT JOIN decisions d ON d.id = (
     SELECT x.id FROM decisions x
     WHERE x.review = c.review AND x.system = g.system AND lower(x.target) = lower(u.email)
