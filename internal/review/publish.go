@@ -152,10 +152,7 @@ func (e *IncompleteError) Unwrap() []error { return e.Errs }
 // once anything was attempted, *IncompleteError alongside the partial
 // result.
 func Publish(ctx context.Context, s *Step, o PublishOptions) (*PublishResult, error) {
-	view, err := LoadView(ctx, s, o.View)
-	if err != nil {
-		return nil, err
-	}
+	// A population not proven complete is refused before anything else.
 	snaps, err := s.Store.CurrentSnapshots(ctx, s.Review)
 	if err != nil {
 		return nil, err
@@ -165,6 +162,10 @@ func Publish(ctx context.Context, s *Step, o PublishOptions) (*PublishResult, er
 		ids[i] = sn.ID
 	}
 	if err := CheckGaps(ctx, s, "publish", ids, o.AcceptGap, !o.DryRun); err != nil {
+		return nil, err
+	}
+	view, err := LoadView(ctx, s, o.View)
+	if err != nil {
 		return nil, err
 	}
 	if err := CheckOwners(view); err != nil {
