@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/uar-dev/uar/internal/model"
 	"github.com/uar-dev/uar/internal/sandbox"
 )
 
@@ -42,3 +43,43 @@ func BenchmarkSnapshotGenerated(b *testing.B) {
 	b.ReportMetric(float64(st.Requests), "requests/op")
 	b.ReportMetric(float64(st.MinRequests), "min-requests/op")
 }
+
+// BenchmarkSnapshotStats measures what the completeness check costs: the
+// same generated org read with expand=stats on the group listing (and the
+// per-group comparison) and without (as before the check). When counts
+// agree there is no extra call: requests/op are equal. At scale:
+// go test -run '^$' -bench SnapshotStats -count 5 -okta.users 50000 -okta.groups 400 -okta.memberships 545000 -okta.page_size 1000
+func BenchmarkSnapshotStats(b *testing.B) {
+	org := sandbox.Generate(sandbox.GenerateOptions{Seed: 1, Users: *benchUsers, SOXGroups: *benchGroups,
+		NonSOXGroups: max(1, *benchGroups/20), Memberships: *benchMemberships})
+	srv := httptest.NewServer(sandbox.NewOkta(org, sandbox.OktaOptions{Token: testToken}))
+	defer srv.Close()
+	c, err := New(context.Background(), Config{OrgURL: srv.URL, Token: testToken, MaxRequestsPerMinute: -1, PageSize: *benchPageSize}, srv.Client())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []struct {
+		name    string
+		noStats bool
+	}{{"stats", false}, {"nostats", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			var st Stats
+			for b.Loop() {
+				if _, st, err = c.Read(context.Background(), SnapshotOptions{Prefix: "SOX-", noStats: mode.noStats}, discardSink{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if !mode.noStats && (st.StatsCalls != 0 || st.Gaps != 0) {
+				b.Fatalf("counts disagreed: %+v", st)
+			}
+			b.ReportMetric(float64(st.Requests), "requests/op")
+			b.ReportMetric(float64(st.MinRequests), "min-requests/op")
+		})
+	}
+}
+
+// discardSink keeps nothing (the population goes where a store would).
+type discardSink struct{}
+
+func (discardSink) Groups([]model.Group) error { return nil }
+func (discardSink) Members(MemberPage) error   { return nil }
