@@ -126,7 +126,7 @@ func SnapshotOkta(ctx context.Context, s *Step, src OktaSource, o OktaSnapshotOp
 		err = werr
 	}
 	if err != nil {
-		discardFailedStage(ctx, s)
+		discardFailedStage(ctx, s, sid)
 		if errors.Is(err, errNoGroups) {
 			return nil, &HintedError{
 				Err:  fmt.Errorf("snapshot: no Okta group name starts with okta.group_prefix %q: nothing to review, nothing recorded", o.Prefix),
@@ -188,7 +188,7 @@ func SnapshotOkta(ctx context.Context, s *Step, src OktaSource, o OktaSnapshotOp
 func beginStage(ctx context.Context, s *Step, h store.SnapshotHeader) (int64, error) {
 	var sid int64
 	err := s.Store.WithTx(ctx, func(tx *store.Tx) error {
-		left, err := tx.DiscardStages(ctx, 0)
+		left, err := tx.DiscardAbandonedStages(ctx)
 		if err != nil {
 			return err
 		}
@@ -205,14 +205,11 @@ func beginStage(ctx context.Context, s *Step, h store.SnapshotHeader) (int64, er
 // discardFailedStage removes the rows of a snapshot that failed (not of
 // one interrupted: a prompt exit matters more, and the next snapshot
 // removes them).
-func discardFailedStage(ctx context.Context, s *Step) {
+func discardFailedStage(ctx context.Context, s *Step, sid int64) {
 	if ctx.Err() != nil {
 		return
 	}
-	_ = s.Store.WithTx(ctx, func(tx *store.Tx) error {
-		_, err := tx.DiscardStages(ctx, 0) // the run's own stage is the only one
-		return err
-	})
+	_ = s.Store.WithTx(ctx, func(tx *store.Tx) error { return tx.DiscardStage(ctx, sid) })
 }
 
 // oktaListings turns the client's listings into rows, naming each query

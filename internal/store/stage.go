@@ -18,8 +18,9 @@ import (
 // pages arrive), and CompleteStage, in the transaction that seals them,
 // inserts the snapshots row. Until then no view shows the rows: every view
 // starts from snapshots (v_current_snapshots). A stage whose run ended
-// without completing it is removed by DiscardStages, which the next
-// snapshot calls; verify reports such rows as staged, not as tampering.
+// without completing it is removed by DiscardAbandonedStages, which the
+// next snapshot calls; verify reports such rows as staged, not as
+// tampering.
 
 // Membership sources as stored in snapshot_members.source.
 const (
@@ -245,40 +246,57 @@ func stages(ctx context.Context, q querier) ([]StageInfo, error) {
 // run that did not finish), in id order.
 func (s *Store) Stages(ctx context.Context) ([]StageInfo, error) { return stages(ctx, s.db) }
 
-// DiscardStages removes every staged snapshot except keep (0: none) and
-// all its rows, and returns what it removed. Callers MUST hold the store
-// for a run that is the only writer (evidence.StartRun refuses a second
-// one), so no other live run owns a stage.
-func (tx *Tx) DiscardStages(ctx context.Context, keep int64) ([]StageInfo, error) {
+// DiscardAbandonedStages removes every staged snapshot whose run is not
+// running (it failed, was interrupted, or was killed and then marked
+// interrupted by evidence.MarkAbandonedRuns), with all its rows, and
+// returns what it removed. A stage of a run still running (another
+// process's snapshot in progress) is left alone.
+func (tx *Tx) DiscardAbandonedStages(ctx context.Context) ([]StageInfo, error) {
 	all, err := stages(ctx, tx.tx)
 	if err != nil {
 		return nil, err
 	}
 	var out []StageInfo
 	for _, st := range all {
-		if st.ID == keep {
-			continue
-		}
-		// A stage id is never a snapshot's: refuse to delete a snapshot's
-		// rows if the tables say otherwise.
-		var n int
-		if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots WHERE id = ?`, st.ID).Scan(&n); err != nil {
+		var running int
+		if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE id = ? AND status = 'running'`, st.RunID).Scan(&running); err != nil {
 			return nil, err
 		}
-		if n > 0 {
-			return nil, fmt.Errorf("store: snapshot_stages names snapshot %d, which is complete: not discarding it", st.ID)
+		if running > 0 {
+			continue
 		}
-		for _, t := range []string{"snapshot_members", "snapshot_users", "snapshot_groups", "snapshot_listings"} {
-			if _, err := tx.tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE snapshot_id = ?`, st.ID); err != nil {
-				return nil, fmt.Errorf("store: discard staged snapshot %d: %w", st.ID, err)
-			}
-		}
-		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM snapshot_stages WHERE id = ?`, st.ID); err != nil {
-			return nil, fmt.Errorf("store: discard staged snapshot %d: %w", st.ID, err)
+		if err := discardStage(ctx, tx, st.ID); err != nil {
+			return nil, err
 		}
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// DiscardStage removes staged snapshot sid and all its rows (a snapshot
+// that failed).
+func (tx *Tx) DiscardStage(ctx context.Context, sid int64) error { return discardStage(ctx, tx, sid) }
+
+func discardStage(ctx context.Context, tx *Tx, sid int64) error {
+	// A stage id is never a snapshot's: refuse to delete a snapshot's rows
+	// if the tables say otherwise.
+	var n int
+	if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots WHERE id = ?`, sid).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("store: snapshot_stages names snapshot %d, which is complete: not discarding it", sid)
+	}
+	for _, t := range []string{"snapshot_members", "snapshot_users", "snapshot_groups", "snapshot_listings", "snapshot_stages"} {
+		col := "snapshot_id"
+		if t == "snapshot_stages" {
+			col = "id"
+		}
+		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE `+col+` = ?`, sid); err != nil {
+			return fmt.Errorf("store: discard staged snapshot %d: %w", sid, err)
+		}
+	}
+	return nil
 }
 
 // insertRows inserts n rows with multi-row INSERT statements of up to
