@@ -236,6 +236,11 @@ type DerivedTable struct {
 	// physical rows by digestMembers (the same bytes as through the view,
 	// which it falls back to when it cannot vouch for the order).
 	Fast bool
+	// SortInGo: the rows are read in storage order and sorted here by
+	// their one, unique, text key (not through an index, one lookup per
+	// row); the same order as ORDER BY Key, which is used when a key is
+	// not text or not unique.
+	SortInGo bool
 	// Staged is true for the snapshot tables, whose rows may belong to a
 	// snapshot still being written (a snapshot_stages id): such rows are
 	// not a seal's and not tampering either.
@@ -247,7 +252,7 @@ type DerivedTable struct {
 var DerivedTables = []DerivedTable{
 	{Name: "snapshots", Scope: "id", Key: []string{"id"}, Columns: []string{"id", "review", "source", "system", "run_id", "taken_at", "file_name", "evidence_id"}},
 	{Name: "snapshot_groups", Scope: "snapshot_id", Key: []string{"group_id"}, Columns: []string{"snapshot_id", "group_id", "name", "description", "type", "system", "role", "rule_managed", "evidence_id"}, Staged: true},
-	{Name: "snapshot_users", Scope: "snapshot_id", Key: []string{"user_id"}, Columns: []string{"snapshot_id", "user_id", "login", "email", "first_name", "last_name", "department", "title", "user_type", "employee_number", "manager", "status", "created", "last_login", "origin", "evidence_id"}, Staged: true},
+	{Name: "snapshot_users", Scope: "snapshot_id", Key: []string{"user_id"}, Columns: []string{"snapshot_id", "user_id", "login", "email", "first_name", "last_name", "department", "title", "user_type", "employee_number", "manager", "status", "created", "last_login", "origin", "evidence_id"}, Staged: true, SortInGo: true},
 	{Name: "snapshot_memberships", Scope: "snapshot_id", Key: []string{"group_id", "user_id"}, Columns: []string{"snapshot_id", "group_id", "user_id", "source", "evidence_id"},
 		Parts: []string{"snapshot_members"}, Staged: true, Fast: true},
 	{Name: "snapshot_listings", Scope: "snapshot_id", Key: []string{"no"}, Columns: []string{"snapshot_id", "no", "kind", "group_id", "group_name", "query_text", "query_params", "pages", "paged_count", "independent_count", "status", "reread", "count_evidence_id", "page_evidence_ids", "file_sha256", "file_header", "exported_at", "exported_at_from"},
@@ -307,6 +312,14 @@ func digest(ctx context.Context, q querier, t DerivedTable, columns []string, sc
 			return d, nil
 		}
 	}
+	if t.SortInGo && len(t.Key) == 1 {
+		if k := slices.Index(columns, t.Key[0]); k >= 0 {
+			d, ok, err := digestSorted(ctx, q, t, columns, k, scope)
+			if err != nil || ok {
+				return d, err
+			}
+		}
+	}
 	// Identifiers come from the fixed registry above, never from input.
 	sqlText := `SELECT ` + strings.Join(columns, ", ") + ` FROM ` + t.Name + ` WHERE ` + t.Scope + ` = ? ORDER BY ` + strings.Join(t.Key, ", ")
 	rows, err := q.QueryContext(ctx, sqlText, scope)
@@ -336,6 +349,59 @@ func digest(ctx context.Context, q querier, t DerivedTable, columns []string, sc
 		return Digest{}, err
 	}
 	return Digest{Table: t.Name, Scope: scope, Columns: columns, Rows: n, Hash: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// digestSorted is digest for a table whose rows sort by one unique text
+// key (column k of columns): rows are read in storage order, their lines
+// sorted by key here. ok is false when a key is not text or repeats; the
+// caller then lets SQLite order the rows.
+func digestSorted(ctx context.Context, q querier, t DerivedTable, columns []string, k int, scope any) (Digest, bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+strings.Join(columns, ", ")+` FROM `+t.Name+` WHERE `+t.Scope+` = ?`, scope)
+	if err != nil {
+		return Digest{}, false, fmt.Errorf("store: digest %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	type keyed struct {
+		key  string
+		line []byte
+	}
+	var all []keyed
+	vals := make([]any, len(columns))
+	ptrs := make([]any, len(columns))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return Digest{}, false, err
+		}
+		var key string
+		switch x := vals[k].(type) {
+		case string:
+			key = x
+		case []byte:
+			key = string(x)
+		default:
+			return Digest{}, false, nil
+		}
+		line, err := appendDigestLine(nil, vals)
+		if err != nil {
+			return Digest{}, false, err
+		}
+		all = append(all, keyed{key, line})
+	}
+	if err := rows.Err(); err != nil {
+		return Digest{}, false, err
+	}
+	slices.SortFunc(all, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	h := sha256.New()
+	for i, r := range all {
+		if i > 0 && all[i-1].key == r.key {
+			return Digest{}, false, nil // not unique: SQLite's order of ties decides
+		}
+		h.Write(r.line)
+	}
+	return Digest{Table: t.Name, Scope: scope, Columns: columns, Rows: int64(len(all)), Hash: hex.EncodeToString(h.Sum(nil))}, true, nil
 }
 
 // appendDigestLine appends the digest line of one row: json.Marshal of

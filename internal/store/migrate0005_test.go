@@ -289,3 +289,35 @@ func TestViewsUnpackListsBeforeUsers(t *testing.T) {
 		}
 	}
 }
+
+// Sorting snapshot_users in Go gives SQLite's ORDER BY user_id digest,
+// also for ids that sort differently as text than as they were inserted.
+func TestSortedDigestMatchesOrderBy(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "uar.db"), Options{Create: true})
+	defer s.Close()
+	snap := &model.Snapshot{}
+	for _, id := range []string{"b", "a", "B", "é", "aa", "a b", "z\x00", "00u10", "00u9"} {
+		snap.Users = append(snap.Users, model.User{ID: id, Login: "l" + id, Email: "<" + id + ">"})
+	}
+	err := s.WithTx(ctx, func(tx *Tx) error {
+		_, err := tx.InsertSnapshot(ctx, SnapshotHeader{Review: "R", Source: SnapshotOkta, RunID: "r"}, snap, "E00000001")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, _ := LookupDerivedTable("snapshot_users")
+	got, err := digest(ctx, s.db, tb, tb.Columns, int64(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.SortInGo = false
+	want, err := digest(ctx, s.db, tb, tb.Columns, int64(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Hash != want.Hash || got.Rows != 9 {
+		t.Errorf("sorted in Go %d rows %s, ORDER BY %d rows %s", got.Rows, got.Hash, want.Rows, want.Hash)
+	}
+}
