@@ -45,7 +45,11 @@ paged. A group that disagrees is read again once (its count, then its
 members); if it still disagrees the snapshot is recorded with a gap (group,
 both counts, both evidence ids), exits 1, and score and publish refuse it
 until the gap is accepted with --accept-gap "reason" (recorded with who ran
-it). 'uar query completeness' lists every listing with its counts.
+it). 'uar query completeness' lists every listing with its counts. The
+paged count is every distinct user the member listing returned, whatever
+their status (deactivated users stay members); whether Okta's usersCount
+counts deactivated members too is not documented, so a gap on a group with
+DEPROVISIONED members may be only that, for a person to judge and accept.
 
 A listing that matches no group at all is a failure naming okta.group_prefix
 (an empty population must never pass as a complete one); --allow-empty records
