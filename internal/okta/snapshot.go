@@ -382,7 +382,6 @@ type builder struct {
 	users   []model.User
 	userIdx map[string]int32
 	userSrc []string // gid whose page supplied users[i]
-	refs    []int32  // current reads listing users[i]
 	// listings of the rules and the group search
 	rulePages, groupPages int
 	ruleEv, groupEv       []string
@@ -456,9 +455,6 @@ func (b *builder) addMembers(gid string, recs []userRec, ev, uri string) error {
 	if gs.reads == 0 || gs.resetPending {
 		if gs.reads > 0 {
 			page.Reset = true
-			for _, u := range gs.members {
-				b.refs[u]--
-			}
 			gs.members, gs.seen, gs.pages, gs.pageEv = nil, nil, 0, nil
 		}
 		gs.query = "GET " + uri
@@ -478,7 +474,6 @@ func (b *builder) addMembers(gid string, recs []userRec, ev, uri string) error {
 			b.users = append(b.users, u)
 			b.userIdx[u.ID] = ui
 			b.userSrc = append(b.userSrc, gid)
-			b.refs = append(b.refs, 0)
 			page.New = append(page.New, u)
 		case gid <= b.userSrc[ui]:
 			b.userSrc[ui] = gid
@@ -491,7 +486,6 @@ func (b *builder) addMembers(gid string, recs []userRec, ev, uri string) error {
 		if !gs.has(ui) {
 			gs.add(ui)
 			gs.members = append(gs.members, ui)
-			b.refs[ui]++
 			page.Members = append(page.Members, b.users[ui].ID)
 		}
 	}
