@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,17 +41,19 @@ func cmdFakeMember(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// fake-okta [-org FILE] [-token T] [-429 N] [-500 N] starts the sandbox Okta
-// serving the reference org (or FILE) and points UAR_OKTA_ORG_URL and
-// UAR_OKTA_TOKEN at it for the rest of the script.
+// fake-okta [-org FILE] [-token T] [-429 N] [-500 N] [-skew GROUP=N] starts
+// the sandbox Okta serving the reference org (or FILE) and points
+// UAR_OKTA_ORG_URL and UAR_OKTA_TOKEN at it for the rest of the script.
+// -skew makes the group's usersCount (expand=stats) off by N.
 func cmdFakeOkta(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("fake-okta", flag.ContinueOnError)
 	orgFile := fs.String("org", "", "org JSON file")
 	token := fs.String("token", "test-okta-token", "token the fake accepts")
 	n429 := fs.Int("429", 0, "answer the next N member-list requests with 429")
 	n500 := fs.Int("500", 0, "answer the next N requests with 500")
+	skew := fs.String("skew", "", "GROUP=N: the group's usersCount is off by N")
 	if neg || fs.Parse(args) != nil {
-		ts.Fatalf("usage: fake-okta [-org FILE] [-token T] [-429 N] [-500 N]")
+		ts.Fatalf("usage: fake-okta [-org FILE] [-token T] [-429 N] [-500 N] [-skew GROUP=N]")
 	}
 	org := sandbox.ReferenceOrg()
 	if *orgFile != "" {
@@ -64,6 +68,14 @@ func cmdFakeOkta(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if *n500 > 0 {
 		fake.Fail500(*n500, "")
+	}
+	if *skew != "" {
+		gid, n, ok := strings.Cut(*skew, "=")
+		delta, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			ts.Fatalf("fake-okta: -skew %q: want GROUP=N", *skew)
+		}
+		fake.SetStatsSkew(gid, delta)
 	}
 	srv := httptest.NewServer(fake)
 	ts.Defer(srv.Close)

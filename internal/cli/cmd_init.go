@@ -156,6 +156,7 @@ okta:
   # private_key_file: okta.pem    # private_key only: a path, never the key itself
   # private_key_id: ""            # private_key only: the key id (kid), if registered with one
   # request_timeout: 2m0s         # per Okta call, retries included
+  employee_id_attribute: employeeNumber  # the profile attribute read as the employee id (HR listings match on it)
 
 jira:
   base_url: https://acme.atlassian.net

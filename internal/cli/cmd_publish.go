@@ -14,9 +14,10 @@ import (
 )
 
 type publishOptions struct {
-	review string
-	dryRun bool
-	only   []string
+	review    string
+	dryRun    bool
+	only      []string
+	acceptGap string
 }
 
 const publishLong = `Publish the review where people work: one Confluence page titled "UAR <review>"
@@ -51,6 +52,10 @@ UAR_CONFLUENCE_TOKEN (default: UAR_JIRA_TOKEN) and UAR_SLACK_TOKEN.
 With --dry-run nothing is sent to any service: the plan (per service and
 object, create or update) is computed from the store and printed.
 
+A snapshot recorded with a completeness gap (see 'uar snapshot') is refused
+unless --accept-gap "reason" is given; the acceptance is recorded with the
+actor (a dry run records nothing).
+
 Examples:
   uar publish
   uar publish --review 2026-Q4 --dry-run
@@ -59,7 +64,8 @@ Examples:
 
 EXIT STATUS
   0  everything was published
-  1  failure, or partial failure (what was published is recorded; re-run)
+  1  failure, or partial failure (what was published is recorded; re-run);
+     or the population has a completeness gap not accepted
   2  usage or configuration error (no snapshot or scoring, a system without
      owner, a missing setting)
   4  a service refused the credentials or the permission`
@@ -79,6 +85,7 @@ func newPublishCmd(env *Env, g *globalOptions) *cobra.Command {
 	f.StringVar(&o.review, "review", "", "review label (default: the current quarter, e.g. 2026-Q4)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would be created or updated; send nothing")
 	f.StringSliceVar(&o.only, "only", nil, "publish only to these services: jira, confluence, slack (comma-separated)")
+	f.StringVar(&o.acceptGap, "accept-gap", "", "publish a population with completeness gaps, for this reason (recorded with the actor)")
 	return cmd
 }
 
@@ -113,7 +120,7 @@ func runPublish(ctx context.Context, env *Env, g *globalOptions, o *publishOptio
 	}
 	spec := runSpec{command: "publish", args: g.args, review: rev}
 	return withRun(ctx, env, g, spec, func(ctx context.Context, rc *runCtx) error {
-		res, err := review.Publish(ctx, rc.step, review.PublishOptions{Services: svc, DryRun: o.dryRun,
+		res, err := review.Publish(ctx, rc.step, review.PublishOptions{Services: svc, DryRun: o.dryRun, AcceptGap: o.acceptGap,
 			View: review.ViewOptions{Systems: rc.cfg.Systems, WindowDays: rc.cfg.Review.WindowDays, ToolVersion: env.Version, JiraBaseURL: rc.cfg.Jira.BaseURL},
 			Connect: func(dryRun bool) (review.PublishTargets, error) {
 				if err := checkPublishConfig(rc, svc, dryRun); err != nil || dryRun {

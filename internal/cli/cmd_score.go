@@ -17,11 +17,12 @@ import (
 )
 
 type scoreOptions struct {
-	review string
-	policy string
-	failOn string
-	ai     bool
-	all    bool
+	review    string
+	policy    string
+	failOn    string
+	ai        bool
+	all       bool
+	acceptGap string
 }
 
 const scoreLong = `Run the policy rules over the review's current snapshot: segregation-of-duties
@@ -42,6 +43,10 @@ go to an LLM for an advisory second opinion (identities pseudonymised unless
 ai.pseudonymize is false). AI findings are tagged source=ai and never drive a
 revocation. Without an API key the pass is skipped with a note.
 
+A snapshot recorded with a completeness gap (see 'uar snapshot') is refused
+unless --accept-gap "reason" is given; the acceptance is recorded with the
+actor.
+
 Output: on a terminal, a summary per system (findings by risk and the top
 ones, cut to the width); every finding with --all, when piped (TSV) or with
 --json.
@@ -53,7 +58,8 @@ Examples:
 
 EXIT STATUS
   0  ok
-  1  failure; or the AI pass failed when --ai was given explicitly
+  1  failure; or the AI pass failed when --ai was given explicitly; or the
+     population has a completeness gap not accepted
   2  usage, config or policy error (nothing is written)
   4  the AI service refused the API key (--ai)
   5  --fail-on found findings at or above that risk`
@@ -74,6 +80,7 @@ func newScoreCmd(env *Env, g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 5 if findings at or above this risk exist: high, medium or low")
 	cmd.Flags().BoolVar(&o.ai, "ai", false, "also ask the LLM for an advisory review (needs UAR_ANTHROPIC_API_KEY)")
 	cmd.Flags().BoolVar(&o.all, "all", false, "list every finding on a terminal too (piped or --json output always has them all)")
+	cmd.Flags().StringVar(&o.acceptGap, "accept-gap", "", "score a population with completeness gaps, for this reason (recorded with the actor)")
 	return cmd
 }
 
@@ -112,7 +119,7 @@ func runScore(ctx context.Context, env *Env, g *globalOptions, o *scoreOptions) 
 	spec := runSpec{command: "score", args: g.args, review: rev}
 	var gateErr error
 	err = withRun(ctx, env, g, spec, func(ctx context.Context, rc *runCtx) error {
-		res, err := review.Score(ctx, rc.step, review.ScoreInput{Policy: pol, PolicyFile: filepath.Base(policyPath), AI: aiPass(rc, o.ai)})
+		res, err := review.Score(ctx, rc.step, review.ScoreInput{Policy: pol, PolicyFile: filepath.Base(policyPath), AI: aiPass(rc, o.ai), AcceptGap: o.acceptGap})
 		if err != nil {
 			return err
 		}

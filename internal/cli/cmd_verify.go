@@ -36,8 +36,13 @@ many rows came after it.
 It works on a read-only copy (a 0444 file in a 0555 folder, read-only media)
 and never leaves -wal or -shm files beside it.
 
-With --rederive, raw evidence is parsed again (recorded Okta pages, recorded
-policy) and compared with the derived tables.
+With --rederive, raw evidence is parsed again (recorded Okta pages, one page
+at a time; recorded import files; recorded policy) and compared with the
+derived tables, the completeness listings included.
+
+Rows of a snapshot still being written, or left by a snapshot that was
+killed, are staged: invisible to every view, not a problem, and listed on
+their own line; the next snapshot removes them.
 
 Examples:
   uar verify --db uar.db
@@ -109,6 +114,10 @@ func runVerify(ctx context.Context, env *Env, g *globalOptions, o *verifyOptions
 		}
 		if sum.Anchor != "" && sum.AnchorOK {
 			fmt.Fprintf(env.Stdout, "anchor %s: present\n", sum.Anchor)
+		}
+		for _, st := range sum.Staged {
+			fmt.Fprintf(env.Stdout, "staged: snapshot %d of %s (run %s, started %s): %d groups, %d users, %d memberships; invisible to every view, removed by the next snapshot\n",
+				st.ID, st.Review, st.RunID, st.StartedAt, st.Groups, st.Users, st.Memberships)
 		}
 		for _, r := range sum.Rederived {
 			fmt.Fprintf(env.Stdout, "rederived: %s\n", r)

@@ -69,6 +69,12 @@ func TestWatchPicksUpACommentAndStops(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, func() bool { return !sb.Okta.IsMember("00gref00000000000002", "00uref00000000000008") })
 	waitFor(t, 30*time.Second, func() bool { return revocationStatus(t, te, "ivan.petrov@company.com") == "done" })
+	// The pass that revoked goes on to announce it (Confluence, Jira,
+	// Slack): stop between passes, once one more has ended (that pass, or
+	// the next), or the signal can land in the announcements, and the exit
+	// is then rightly 130.
+	passes := countRuns(t, te, "watch")
+	waitFor(t, 30*time.Second, func() bool { return countRuns(t, te, "watch") > passes })
 	cancel() // as SIGTERM would (cmd/uar cancels the context on it)
 	select {
 	case code := <-done:

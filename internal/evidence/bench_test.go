@@ -1,8 +1,10 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -79,6 +81,27 @@ func BenchmarkVerify(b *testing.B) {
 		sum, err := verify(b, path, Options{})
 		if err != nil || sum.BlobBytes != total {
 			b.Fatalf("verify: %v %d", err, sum.BlobBytes)
+		}
+	}
+}
+
+// BenchmarkScan is the Recorder's one pass over an Okta member page: the
+// secret forms of a token and the credential-field markers.
+func BenchmarkScan(b *testing.B) {
+	var page bytes.Buffer
+	page.WriteString("[")
+	for i := range 700 {
+		if i > 0 {
+			page.WriteString(",")
+		}
+		fmt.Fprintf(&page, `{"id":"00u%017d","status":"ACTIVE","created":"2021-03-04T05:06:07.000Z","activated":"2021-03-04T05:06:07.000Z","statusChanged":"2021-03-04T05:06:07.000Z","lastLogin":"2026-11-01T08:09:10.000Z","lastUpdated":"2026-11-01T08:09:10.000Z","passwordChanged":null,"type":{"id":"oty1defaultusertype0"},"profile":{"firstName":"Dana","lastName":"Silva","mobilePhone":null,"secondEmail":null,"login":"dana.silva%d@company.com","email":"dana.silva%d@company.com","title":"Senior Accountant","department":"Finance","userType":"Employee","employeeNumber":"%d","manager":"Nora Khan","managerId":"00u00000000000000042"},"credentials":{"password":{},"provider":{"type":"OKTA","name":"OKTA"}},"_links":{"self":{"href":"http://127.0.0.1:1234/api/v1/users/00u%017d"}}}`, i, i, i, i, i)
+	}
+	page.WriteString("]")
+	sc := newScrubberWithMarkers(SecretForms([]string{"00-fake-okta-token-AbCdEf123456"}, nil), secretJSONKeys)
+	b.SetBytes(int64(page.Len()))
+	for b.Loop() {
+		if _, found := sc.Scan(page.Bytes()); found {
+			b.Fatal("found a credential field")
 		}
 	}
 }

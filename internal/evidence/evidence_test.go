@@ -287,10 +287,33 @@ func TestTamperingIsFoundAndLocated(t *testing.T) {
 		path, _ := buildStore(t)
 		db := rawDB(t, path)
 		mustExec(t, db, `INSERT INTO snapshots (id, review, source, system, run_id, taken_at, file_name, evidence_id) VALUES (7, '2026-Q4', 'okta', '', 'x', '', '', 'E00000006')`)
-		mustExec(t, db, `INSERT INTO snapshot_memberships VALUES (7, '00g1', '00u9', 'direct', 'E00000006')`)
+		mustExec(t, db, `INSERT INTO snapshot_members VALUES (7, 1, 1, 0, '[9]', NULL)`)
 		sum, err := verify(t, path, Options{})
 		wantProblem(t, sum, err, 0, "snapshot_memberships", "not written by any sealed derivation")
 		wantProblem(t, sum, err, 0, "snapshots", "not written by any sealed derivation")
+	})
+	t.Run("staged rows are not tampering", func(t *testing.T) {
+		// A snapshot being written (or left by a killed run) has rows
+		// under a snapshot_stages id and no snapshots row yet.
+		path, _ := buildStore(t)
+		db := rawDB(t, path)
+		mustExec(t, db, `INSERT INTO snapshot_stages (id, review, source, run_id, started_at) VALUES (8, '2026-Q4', 'okta', 'r-killed', '2026-12-01T09:00:00Z')`)
+		mustExec(t, db, `INSERT INTO snapshot_groups (snapshot_id, group_id, name, description, type, system, role, rule_managed, no) VALUES (8, '00g1', 'SOX-A', '', 'OKTA_GROUP', 'A', '', 0, 1)`)
+		mustExec(t, db, `INSERT INTO snapshot_members VALUES (8, 1, 1, 0, '[1]', NULL)`)
+		sum, err := verify(t, path, Options{})
+		if err != nil {
+			t.Fatalf("verify: %v %v", err, sum.Problems)
+		}
+		if len(sum.Staged) != 1 || sum.Staged[0].ID != 8 || sum.Staged[0].Memberships != 1 || sum.Staged[0].RunID != "r-killed" {
+			t.Errorf("staged: %+v", sum.Staged)
+		}
+	})
+	t.Run("a sealed snapshot listed as staged", func(t *testing.T) {
+		path, _ := buildStore(t)
+		db := rawDB(t, path)
+		mustExec(t, db, `INSERT INTO snapshot_stages (id, review, source, run_id, started_at) VALUES (1, '2026-Q4', 'okta', 'x', '')`)
+		sum, err := verify(t, path, Options{})
+		wantProblem(t, sum, err, 0, "snapshot_groups", "yet snapshot_stages lists 1 as not complete")
 	})
 	t.Run("every problem reported", func(t *testing.T) {
 		path, _ := buildStore(t)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/uar-dev/uar/internal/httpx"
+	"github.com/uar-dev/uar/internal/store"
 )
 
 // Redacted replaces every secret value uar removes before storing.
@@ -141,7 +142,7 @@ type Recorder struct {
 	Now func() time.Time
 
 	once     sync.Once
-	scrubber *Scrubber
+	scrubber *Scrubber // the secret forms, and secretJSONKeys as markers
 }
 
 // Client returns an *http.Client whose transport is r, with the timeout.
@@ -150,7 +151,7 @@ func (r *Recorder) Client(timeout time.Duration) *http.Client {
 }
 
 func (r *Recorder) scrubberOnce() *Scrubber {
-	r.once.Do(func() { r.scrubber = NewScrubber(SecretForms(r.Secrets, r.BasicUsers)) })
+	r.once.Do(func() { r.scrubber = newScrubberWithMarkers(SecretForms(r.Secrets, r.BasicUsers), secretJSONKeys) })
 	return r.scrubber
 }
 
@@ -177,14 +178,17 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, rtErr := base.RoundTrip(req)
 	var respBody []byte
+	jsonSecret := false
 	if rtErr == nil {
 		b, err := r.readBody(req, resp)
 		resp.Body.Close()
 		if err != nil {
 			rtErr = err
 		} else {
-			respBody = r.scrubberOnce().Bytes(b)
-			resp.Body = io.NopCloser(bytes.NewReader(respBody))
+			// One pass replaces the secret forms and notices credential
+			// fields (access_token...), which record then redacts.
+			respBody, jsonSecret = r.scrubberOnce().Scan(b)
+			resp.Body = http.NoBody // replaced once recorded
 			if len(respBody) != len(b) {
 				resp.ContentLength = int64(len(respBody))
 				if resp.Header.Get("Content-Length") != "" {
@@ -197,7 +201,8 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if rtErr != nil {
 		rtErr = r.scrubError(rtErr)
 	}
-	if err := r.record(req, reqBody, resp, respBody, rtErr); err != nil {
+	row, stored, err := r.record(req, reqBody, resp, respBody, jsonSecret, rtErr)
+	if err != nil {
 		// Evidence that cannot be written is a failure of the call: uar
 		// must not act on a response it could not record.
 		return nil, err
@@ -205,6 +210,7 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if rtErr != nil {
 		return nil, rtErr
 	}
+	resp.Body = httpx.NewRecordedBody(respBody, httpx.Recording{EvidenceID: row.ID, Hash: row.ResultHash, Body: stored})
 	return resp, nil
 }
 
@@ -231,9 +237,12 @@ func (r *Recorder) readBody(req *http.Request, resp *http.Response) ([]byte, err
 
 // readCapped reads r to its end unless it holds more than limit bytes
 // (over is then true and the bytes are dropped). A declared length is
-// read into one buffer; otherwise into chunks growing to 4 MiB, joined at
-// the end, so an over-cap body costs about limit bytes of allocation, not
-// the doubling growth of a single buffer (up to 4x limit).
+// read into one buffer. Otherwise the body is read into a pooled 1 MiB
+// scratch buffer (a whole Okta page, usually) and, past that, into chunks
+// growing to 4 MiB; what was read is then copied into one buffer of the
+// exact size. So a body costs its own size in allocation (not the
+// doubling growth of a single buffer, up to 4x limit for an over-cap
+// one), and an over-cap body about limit bytes.
 func readCapped(r io.Reader, limit, declared int64) (b []byte, over bool, err error) {
 	r = io.LimitReader(r, limit+1)
 	if declared >= 0 && declared <= limit {
@@ -255,8 +264,21 @@ func readCapped(r io.Reader, limit, declared int64) (b []byte, over bool, err er
 			}
 		}
 	}
-	var chunks [][]byte
-	var total int64
+	sp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(sp)
+	scratch := (*sp)[:min(int64(len(*sp)), limit+1)]
+	n, err := io.ReadFull(r, scratch)
+	total := int64(n)
+	if total > limit {
+		return nil, true, nil
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return bytes.Clone(scratch[:n]), false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	chunks := [][]byte{scratch}
 	size := 32 << 10
 	for {
 		c := make([]byte, size)
@@ -274,11 +296,12 @@ func readCapped(r io.Reader, limit, declared int64) (b []byte, over bool, err er
 		}
 		size = min(size*2, 4<<20)
 	}
-	if len(chunks) == 1 {
-		return chunks[0], false, nil
-	}
 	return bytes.Join(chunks, nil), false, nil
 }
+
+// scratchPool holds the 1 MiB buffers readCapped reads undeclared bodies
+// into before copying them out.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 func (r *Recorder) scrubHeaders(h http.Header) {
 	sc := r.scrubberOnce()
@@ -310,7 +333,9 @@ type scrubbedError struct {
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
-func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte, rtErr error) error {
+// record appends the exchange's ledger row and returns it with the
+// response body as stored.
+func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte, jsonSecret bool, rtErr error) (store.EvidenceRow, []byte, error) {
 	params := map[string]any{"query": r.scrubQuery(redactQuery(req.URL.Query()))}
 	var extra [][]byte
 	if len(reqBody) > 0 {
@@ -351,15 +376,27 @@ func (r *Recorder) record(req *http.Request, reqBody []byte, resp *http.Response
 		params["error"] = r.scrubString(rtErr.Error())
 		entry.Body = []byte{}
 	} else {
-		entry.Body = redactJSONSecrets(respBody) // secret forms already scrubbed
-		entry.RowCount = countRows(entry.Body)
+		entry.Body = respBody // secret forms already scrubbed
+		if jsonSecret {
+			entry.Body = redactJSONSecrets(respBody)
+		}
+		counted := false
+		if hook := httpx.BodyHookFrom(req.Context()); hook != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+			// The caller parses the body anyway: its count saves a scan.
+			if n, err := hook(entry.Body); err == nil {
+				entry.RowCount, counted = n, true
+			}
+		}
+		if !counted {
+			entry.RowCount = countRows(entry.Body)
+		}
 	}
 	entry.Params = params
 	entry.SourceTime = sourceTime
 	entry.Extra = extra
 	ctx := context.WithoutCancel(req.Context()) // record even if the caller gave up
-	_, err := r.Ledger.AppendTx(ctx, entry)
-	return err
+	row, err := r.Ledger.AppendTx(ctx, entry)
+	return row, entry.Body, err
 }
 
 func (r *Recorder) scrubQuery(q map[string][]string) map[string][]string {

@@ -364,3 +364,109 @@ func TestGuardOutsideRecorder(t *testing.T) {
 		t.Fatal("another origin was contacted")
 	}
 }
+
+// The body handed on carries its recording (ledger row and hash of the
+// stored bytes), and a caller's body hook counts the rows once: the row
+// records its count, not a scan of its own. A hook that fails leaves the
+// recorder to count; a failed status never reaches the hook.
+func TestRecorderHandsOnRecordingAndUsesBodyHook(t *testing.T) {
+	body := `[{"id":"a"},{"id":"b"},{"id":"c"}]`
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	s := openStore(t, filepath.Join(t.TempDir(), "uar.db"))
+	rec := &Recorder{Ledger: newLedger(s), Service: "okta"}
+	call := func(hook httpx.BodyHook) (*http.Response, store.EvidenceRow) {
+		t.Helper()
+		ctx := context.Background()
+		if hook != nil {
+			ctx = httpx.WithBodyHook(ctx, hook)
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/groups", nil)
+		resp, err := rec.RoundTrip(req) // as the okta transport calls it
+		if err == nil && resp.StatusCode >= 500 {
+			return resp, lastRow(t, s)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, lastRow(t, s)
+	}
+	var seen []byte
+	resp, row := call(func(b []byte) (int64, error) { seen = b; return 42, nil })
+	rb, ok := resp.Body.(*httpx.RecordedBody)
+	if !ok {
+		t.Fatalf("body is a %T", resp.Body)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	r := rb.Recording()
+	if string(got) != body || string(r.Body) != body || string(seen) != body || r.EvidenceID != row.ID || r.Hash != row.ResultHash || r.Hash != Sum([]byte(body)) {
+		t.Errorf("recording %+v of row %s %s, read %q, hook saw %q", r, row.ID, row.ResultHash, got, seen)
+	}
+	if row.ResultRowCount != 42 {
+		t.Errorf("row count %d, want the hook's 42", row.ResultRowCount)
+	}
+	_, row = call(func([]byte) (int64, error) { return 0, errors.New("not mine") })
+	if row.ResultRowCount != 3 {
+		t.Errorf("row count after a failed hook: %d, want the recorder's own 3", row.ResultRowCount)
+	}
+	status = http.StatusInternalServerError
+	called := false
+	_, row = call(func([]byte) (int64, error) { called = true; return 7, nil })
+	if called || row.ResultRowCount != 3 {
+		t.Errorf("hook called on a 500 (%v) or count %d", called, row.ResultRowCount)
+	}
+}
+
+func lastRow(t *testing.T, s *store.Store) store.EvidenceRow {
+	t.Helper()
+	h, _ := s.Head(context.Background())
+	row, err := s.EvidenceAt(context.Background(), h.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return row
+}
+
+// The recorder's one pass (secret forms and credential fields together)
+// finds a credential field exactly when the separate check does.
+func TestScanFindsCredentialFieldsLikeTheCheck(t *testing.T) {
+	sc := newScrubberWithMarkers(SecretForms([]string{"tok-SECRET"}, nil), secretJSONKeys)
+	rng := rand.New(rand.NewPCG(3, 4))
+	pieces := []string{`"password"`, `"access_token"`, `"id_token"`, `:`, ` `, "\n", `"x"`, `{}`, `{`, `}`, `,`, `"acc`, `"pass`, `tok-SECRET`, `"client_secret"`, `"client_assertion"`, `"refresh_token"`, `ab`}
+	for range 5000 {
+		var b strings.Builder
+		for range rng.IntN(10) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		in := []byte(b.String())
+		out, found := sc.Scan(in)
+		if want := hasSecretJSONString(in); found != want {
+			t.Fatalf("Scan(%q) found %v, the check says %v", in, found, want)
+		}
+		if string(out) != ScrubString(string(in), SecretForms([]string{"tok-SECRET"}, nil)) {
+			t.Fatalf("Scan(%q) scrubbed to %q", in, out)
+		}
+	}
+}
+
+// readCapped returns an undeclared body exactly, on either side of its
+// 1 MiB scratch buffer, and refuses one over the limit.
+func TestReadCappedAroundTheScratchBuffer(t *testing.T) {
+	for _, size := range []int{0, 1, 1<<20 - 1, 1 << 20, 1<<20 + 1, 3<<20 + 7} {
+		body := bytes.Repeat([]byte{'x'}, size)
+		got, over, err := readCapped(bytes.NewReader(body), 4<<20, -1)
+		if err != nil || over || !bytes.Equal(got, body) {
+			t.Errorf("size %d: %d bytes, over %v, err %v", size, len(got), over, err)
+		}
+		if size > 0 {
+			if _, over, _ := readCapped(bytes.NewReader(body), int64(size-1), -1); !over {
+				t.Errorf("size %d: a body over the limit was taken", size)
+			}
+		}
+	}
+}

@@ -103,6 +103,12 @@ type Scrubber struct {
 	forms  [][]byte         // longest first
 	byHead map[uint32][]int // first four bytes -> indexes into forms
 	bitmap [1 << 16 / 64]uint64
+	first  [256]bool // the first bytes of forms and markers
+	// markers are JSON keys (with their quotes) whose presence with a
+	// string value Scan reports: the recorder's credential fields, found
+	// in the same pass as the secret forms.
+	markers    [][]byte
+	markerHead map[uint32][]int
 }
 
 func head4(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
@@ -123,7 +129,25 @@ func NewScrubber(forms []string) *Scrubber {
 		s.byHead[h] = append(s.byHead[h], len(s.forms))
 		x := headHash(h)
 		s.bitmap[x>>6] |= 1 << (x & 63)
+		s.first[f[0]] = true
 		s.forms = append(s.forms, []byte(f))
+	}
+	return s
+}
+
+// newScrubberWithMarkers is NewScrubber whose Scan also reports JSON
+// string fields keyed by one of keys (see hasSecretJSONString).
+func newScrubberWithMarkers(forms, keys []string) *Scrubber {
+	s := NewScrubber(forms)
+	s.markerHead = map[uint32][]int{}
+	for _, k := range keys {
+		m := []byte(`"` + k + `"`)
+		h := head4(m)
+		s.markerHead[h] = append(s.markerHead[h], len(s.markers))
+		x := headHash(h)
+		s.bitmap[x>>6] |= 1 << (x & 63)
+		s.first[m[0]] = true
+		s.markers = append(s.markers, m)
 	}
 	return s
 }
@@ -131,17 +155,38 @@ func NewScrubber(forms []string) *Scrubber {
 // Bytes returns b with every form replaced by Redacted. It returns b
 // itself (not a copy) when nothing matched.
 func (s *Scrubber) Bytes(b []byte) []byte {
-	if s == nil || len(s.forms) == 0 {
-		return b
+	out, _ := s.Scan(b)
+	return out
+}
+
+// Scan is Bytes, and also reports whether b holds a marker key followed
+// by a string value (only for a Scrubber with markers): one pass finds
+// both.
+func (s *Scrubber) Scan(b []byte) ([]byte, bool) {
+	if s == nil || len(s.forms) == 0 && len(s.markers) == 0 {
+		return b, false
 	}
 	var out []byte
 	last := 0
+	found := false
 	bm := &s.bitmap
+	first := &s.first
 	for i := 0; i+MinSecretLen <= len(b); i++ {
+		if !first[b[i]] { // most bytes start no form: one table load
+			continue
+		}
 		h := head4(b[i : i+4])
 		x := headHash(h)
 		if bm[(x>>6)&uint32(len(bm)-1)]&(1<<(x&63)) == 0 {
 			continue
+		}
+		if !found {
+			for _, mi := range s.markerHead[h] {
+				if m := s.markers[mi]; bytes.HasPrefix(b[i:], m) && stringValueAt(b, i+len(m)) {
+					found = true
+					break
+				}
+			}
 		}
 		for _, fi := range s.byHead[h] {
 			f := s.forms[fi]
@@ -158,9 +203,26 @@ func (s *Scrubber) Bytes(b []byte) []byte {
 		}
 	}
 	if out == nil {
-		return b
+		return b, found
 	}
-	return append(out, b[last:]...)
+	return append(out, b[last:]...), found
+}
+
+// stringValueAt reports whether b[j:] is optional white space, a colon,
+// optional white space and a string's opening quote.
+func stringValueAt(b []byte, j int) bool {
+	ws := func() {
+		for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r') {
+			j++
+		}
+	}
+	ws()
+	if j >= len(b) || b[j] != ':' {
+		return false
+	}
+	j++
+	ws()
+	return j < len(b) && b[j] == '"'
 }
 
 // String is Bytes for a string.

@@ -155,7 +155,7 @@ func TestSchemaTamperingIsNamed(t *testing.T) {
 			"view v_findings: definition differs from the migrations"},
 		{`DROP VIEW v_current_scorings; CREATE VIEW v_current_scorings AS SELECT s.* FROM scorings s WHERE 0`, "view v_current_scorings: definition differs"},
 		{`DROP INDEX evidence_run; CREATE INDEX evidence_run ON evidence(run_id, seq)`, "index evidence_run: definition differs"},
-		{`CREATE TRIGGER quiet AFTER INSERT ON findings BEGIN UPDATE findings SET suppressed = 1 WHERE risk = 'HIGH'; END`, "trigger quiet: unexpected"},
+		{`CREATE TRIGGER quiet AFTER INSERT ON scoring_findings BEGIN UPDATE scoring_findings SET suppressed = 1 WHERE kind = 1; END`, "trigger quiet: unexpected"},
 	}
 	for _, tc := range cases {
 		path, _ := buildStore(t)

@@ -20,11 +20,23 @@
 // concatenation (see checkLinks). Refusals are *httpx.OriginError values;
 // a malformed Link header is an error wrapping httpx.ErrMalformedLink.
 //
-// # Re-derivation
+// # Parsing once, and re-derivation
 //
-// [Client.Snapshot] turns raw response pages into a model.Snapshot with
-// the same code as [BuildSnapshot], which rebuilds it from recorded pages
-// for `uar verify --rederive`.
+// A list page is parsed once, from the bytes the evidence recorder stored
+// (an httpx.BodyHook), and the SDK is handed an empty body: it still
+// sends, authenticates, paces and retries, and follows the (checked) next
+// links, but never reads, copies or decodes a page. [Client.Read] gives
+// the population to a [Sink] page by page; [Client.Snapshot] returns it
+// whole. Both feed the same builder as [Rebuilder] (and [BuildSnapshot]),
+// which re-derives a snapshot from recorded pages, one at a time, for
+// `uar verify --rederive`.
+//
+// # Completeness
+//
+// The group search asks for expand=stats, so Okta's own usersCount of
+// each group comes with the listing at no extra call. A group whose
+// distinct paged members differ is read once more (its stats, then its
+// members); if they still differ its [Listing] says gap.
 package okta
 
 import (
@@ -80,6 +92,10 @@ type Config struct {
 	RequestTimeout       time.Duration // okta.request_timeout: per call, retries included
 	MaxPages             int           // page cap per listing against endless next links
 	Max429Retries        int           // SDK retries of a 429 before giving up
+	// EmployeeIDAttribute is okta.employee_id_attribute: the profile
+	// attribute read into model.User.EmployeeNumber when SnapshotOptions
+	// names none (default DefaultEmployeeIDAttribute).
+	EmployeeIDAttribute string
 
 	// Now is the clock the client-side pacing measures with (the CLI passes
 	// its Env clock). Without it pacing counts only the client's own
@@ -114,6 +130,9 @@ func (c Config) withDefaults() Config {
 	}
 	if len(c.Scopes) == 0 {
 		c.Scopes = []string{"okta.groups.read", "okta.users.read"}
+	}
+	if c.EmployeeIDAttribute == "" {
+		c.EmployeeIDAttribute = DefaultEmployeeIDAttribute
 	}
 	c.OrgURL = strings.TrimRight(strings.TrimSpace(c.OrgURL), "/")
 	return c
@@ -163,6 +182,9 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// sdkResponse is the SDK's response type.
+type sdkResponse = sdk.Response
 
 // Client reads and changes Okta group memberships.
 type Client struct {

@@ -68,11 +68,14 @@ func (c *Client) MembershipEvents(ctx context.Context, eventType string, since, 
 		"limit":     {strconv.Itoa(1000)},
 	}
 	var out []LogEvent
-	_, _, err := c.list(ctx, "/api/v1/logs?"+q.Encode(), func(body []byte) error {
-		var page []wireLogEvent
+	var page []wireLogEvent
+	_, _, _, err := c.listPages(ctx, "/api/v1/logs?"+q.Encode(), func(body []byte) (int64, error) {
+		page = nil // fresh per page (okta-api.md §7.3)
 		if err := json.Unmarshal(body, &page); err != nil {
-			return fmt.Errorf("decode: %w", err)
+			return 0, fmt.Errorf("decode: %w", err)
 		}
+		return int64(len(page)), nil
+	}, func(string, string) error {
 		for _, w := range page {
 			e := LogEvent{UUID: w.UUID, Published: w.Published.UTC(), EventType: w.EventType, ActorID: w.Actor.ID, ActorType: w.Actor.Type,
 				RequestID: w.DebugContext.DebugData.RequestID, Result: w.Outcome.Result}

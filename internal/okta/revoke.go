@@ -3,6 +3,7 @@ package okta
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -56,19 +57,19 @@ func contains404Object(err error) bool {
 func (c *Client) IsMember(ctx context.Context, groupID, userID string) (bool, error) {
 	found := false
 	path := "/api/v1/groups/" + url.PathEscape(groupID) + "/users?limit=" + strconv.Itoa(c.cfg.PageSize)
-	_, _, err := c.list(ctx, path, func(body []byte) error {
+	_, _, _, err := c.listPages(ctx, path, func(body []byte) (int64, error) {
 		var us []struct {
 			ID string `json:"id"`
 		}
 		if err := json.Unmarshal(body, &us); err != nil {
-			return err
+			return 0, fmt.Errorf("decode: %w", err)
 		}
 		for _, u := range us {
 			if u.ID == userID {
 				found = true
 			}
 		}
-		return nil
-	})
+		return int64(len(us)), nil
+	}, func(string, string) error { return nil })
 	return found, err
 }

@@ -3,6 +3,7 @@ package okta
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uar-dev/uar/internal/httpx"
@@ -24,6 +25,9 @@ type Settings struct {
 	PrivateKeyFile       string        `mapstructure:"private_key_file" yaml:"private_key_file"`
 	PrivateKeyID         string        `mapstructure:"private_key_id" yaml:"private_key_id"`
 	RequestTimeout       time.Duration `mapstructure:"request_timeout" yaml:"request_timeout"`
+	// EmployeeIDAttribute is the Okta profile attribute read into
+	// model.User.EmployeeNumber (the HR listing is matched on it).
+	EmployeeIDAttribute string `mapstructure:"employee_id_attribute" yaml:"employee_id_attribute"`
 }
 
 // DefaultSettings are the okta: defaults.
@@ -31,8 +35,9 @@ func DefaultSettings() Settings {
 	return Settings{
 		GroupPrefix: "SOX-", PageSize: DefaultPageSize, Concurrency: DefaultConcurrency,
 		MaxRequestsPerMinute: DefaultMaxRequestsPerMinute, AuthMode: AuthSSWS,
-		Scopes:         []string{"okta.groups.read", "okta.users.read", "okta.groups.manage", "okta.logs.read"},
-		RequestTimeout: 120 * time.Second,
+		Scopes:              []string{"okta.groups.read", "okta.users.read", "okta.groups.manage", "okta.logs.read"},
+		RequestTimeout:      120 * time.Second,
+		EmployeeIDAttribute: DefaultEmployeeIDAttribute,
 	}
 }
 
@@ -65,6 +70,9 @@ func (s Settings) Validate() error {
 	if s.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("okta.request_timeout: must be positive"))
 	}
+	if s.EmployeeIDAttribute == "" || strings.ContainsAny(s.EmployeeIDAttribute, " \"\\./") {
+		errs = append(errs, fmt.Errorf("okta.employee_id_attribute: %q: want a profile attribute name such as employeeNumber", s.EmployeeIDAttribute))
+	}
 	return errors.Join(errs...)
 }
 
@@ -78,5 +86,6 @@ func (s Settings) Config(token string) Config {
 		OrgURL: s.OrgURL, Token: token, AuthMode: s.AuthMode, ClientID: s.ClientID, Scopes: s.Scopes,
 		PrivateKeyFile: s.PrivateKeyFile, PrivateKeyID: s.PrivateKeyID, PageSize: s.PageSize,
 		Concurrency: s.Concurrency, MaxRequestsPerMinute: perMin, RequestTimeout: s.RequestTimeout,
+		EmployeeIDAttribute: s.EmployeeIDAttribute,
 	}
 }

@@ -10,9 +10,11 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -223,7 +225,8 @@ func TestSnapshotPaginationAndRederive(t *testing.T) {
 		t.Errorf("requests %d != pages + 3 retries (%+v)", st.Requests, st)
 	}
 	// Re-derivation from the captured raw pages gives the identical snapshot,
-	// whatever the order the pages are fed in.
+	// however the groups' pages interleave (concurrent reads record them in
+	// any order; each group's own pages stay in order).
 	re, err := BuildSnapshot(capt.pages, SnapshotOptions{Prefix: "SOX-", TakenAt: sandbox.ReferenceNow})
 	if err != nil {
 		t.Fatal(err)
@@ -231,11 +234,40 @@ func TestSnapshotPaginationAndRederive(t *testing.T) {
 	if !reflect.DeepEqual(re, snap) {
 		t.Fatal("BuildSnapshot differs from the live snapshot")
 	}
-	rev := slices.Clone(capt.pages)
-	slices.Reverse(rev)
-	re2, err := BuildSnapshot(rev, SnapshotOptions{Prefix: "SOX-", TakenAt: sandbox.ReferenceNow})
+	var head, members []Page
+	for _, p := range capt.pages {
+		if strings.Contains(p.URL, "/users") {
+			members = append(members, p)
+		} else {
+			head = append(head, p)
+		}
+	}
+	// Take the groups' pages round-robin, last group first.
+	byGroup := map[string][]Page{}
+	var order []string
+	for _, p := range members {
+		u, _ := url.Parse(p.URL)
+		gid := strings.Split(u.Path, "/")[4]
+		if _, ok := byGroup[gid]; !ok {
+			order = append(order, gid)
+		}
+		byGroup[gid] = append(byGroup[gid], p)
+	}
+	slices.Reverse(order)
+	if len(order) < 3 {
+		t.Fatalf("want pages of several groups, got %v", order)
+	}
+	mixed := slices.Clone(head)
+	for len(mixed) < len(capt.pages) {
+		for _, gid := range order {
+			if ps := byGroup[gid]; len(ps) > 0 {
+				mixed, byGroup[gid] = append(mixed, ps[0]), ps[1:]
+			}
+		}
+	}
+	re2, err := BuildSnapshot(mixed, SnapshotOptions{Prefix: "SOX-", TakenAt: sandbox.ReferenceNow})
 	if err != nil || !reflect.DeepEqual(re2, snap) {
-		t.Fatalf("BuildSnapshot on reversed pages differs (err %v)", err)
+		t.Fatalf("BuildSnapshot on interleaved pages differs (err %v)", err)
 	}
 	// A recording with a group's member pages missing is refused.
 	var partial []Page
@@ -484,5 +516,80 @@ func TestRemoveMember(t *testing.T) {
 	}
 	if _, err := c.RemoveMember(ctx, "00gnope", dave); !errors.As(err, &se) || se.Status != 404 {
 		t.Errorf("unknown group: %v", err)
+	}
+}
+
+// hookRecorder stands in for the evidence recorder: it reads each body,
+// gives a 2xx body to the request's body hook, and hands on a
+// RecordedBody whose readable bytes are NOT JSON: a snapshot that works
+// proves the SDK never decoded a page, and the hook count proves each
+// page was parsed exactly once.
+type hookRecorder struct {
+	base  http.RoundTripper
+	mu    sync.Mutex
+	seq   int
+	hooks int
+	gets  int
+}
+
+func (h *hookRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := h.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.seq++
+	id := fmt.Sprintf("E%08d", h.seq)
+	ok := resp.StatusCode >= 200 && resp.StatusCode <= 299
+	if ok {
+		h.gets++
+	}
+	h.mu.Unlock()
+	if hook := httpx.BodyHookFrom(r.Context()); hook != nil && ok {
+		h.mu.Lock()
+		h.hooks++
+		h.mu.Unlock()
+		if _, err := hook(b); err != nil {
+			return nil, err
+		}
+	}
+	readable := b
+	if ok {
+		readable = []byte("not json: the SDK must not read this")
+	}
+	resp.Body = httpx.NewRecordedBody(readable, httpx.Recording{EvidenceID: id, Body: b})
+	return resp, nil
+}
+
+func TestEachPageParsedOnceFromTheRecordedBytes(t *testing.T) {
+	org := generated(200, 6, 900)
+	_, srv := startFake(t, org, sandbox.OktaOptions{})
+	rec := &hookRecorder{base: http.DefaultTransport}
+	c := newTestClient(t, srv.URL, &http.Client{Transport: rec}, func(c *Config) { c.PageSize = 20 })
+	res, st, err := c.Read(context.Background(), SnapshotOptions{Prefix: "SOX-"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := st.RulePages + st.GroupPages + st.MemberPages
+	if rec.hooks != pages || rec.gets != pages || st.Requests != int64(pages) {
+		t.Errorf("%d pages, %d parsed by the hook, %d GETs answered, %d requests", pages, rec.hooks, rec.gets, st.Requests)
+	}
+	// Every member listing names its pages' ledger rows.
+	n := 0
+	for _, l := range res.Listings {
+		if l.Kind == "members" {
+			n += len(l.PageEvidence)
+			if l.Status != ListingComplete || l.OktaCount != l.Rows || len(l.PageEvidence) != l.Pages || l.CountEvidence == "" {
+				t.Errorf("listing %+v", l)
+			}
+		}
+	}
+	if n != st.MemberPages {
+		t.Errorf("%d member pages, %d named by the listings", st.MemberPages, n)
 	}
 }

@@ -164,6 +164,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		retriable := resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented &&
 			req.Method == http.MethodGet && (req.Body == nil || req.Body == http.NoBody)
 		if !retriable || attempt >= t.max5xx {
+			if err := takePage(req, resp); err != nil {
+				return nil, err
+			}
 			return resp, nil
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -173,6 +176,45 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// maxPageBody caps a page read here, when no evidence recorder below has
+// read it already (evidence.MaxBodyOkta).
+const maxPageBody = 32 << 20
+
+// takePage hands a successful page requested by list (its context holds a
+// pageSlot) to the slot and gives the SDK an empty body in its place, so
+// the SDK's response handling (links, errors) runs but it never reads,
+// copies or decodes a list page. Below an evidence recorder the page was
+// decoded by the recorder's body hook from the bytes it stored, and the
+// body names their ledger row; without one it is read and decoded here.
+func takePage(req *http.Request, resp *http.Response) error {
+	slot, _ := req.Context().Value(pageSlotKey{}).(*pageSlot)
+	if slot == nil || req.Method != http.MethodGet || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil
+	}
+	if rb, ok := resp.Body.(*httpx.RecordedBody); ok && slot.parsed {
+		slot.ev = rb.Recording().EvidenceID
+	} else {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBody+1))
+		if err == nil && len(b) > maxPageBody {
+			err = fmt.Errorf("okta: GET %s: page larger than %d bytes", httpx.RedactURL(req.URL), maxPageBody)
+		}
+		if err != nil {
+			_ = resp.Body.Close()
+			return err
+		}
+		_, _ = slot.decode(b)
+		if rb, ok := resp.Body.(*httpx.RecordedBody); ok {
+			slot.ev = rb.Recording().EvidenceID
+		}
+	}
+	slot.uri = req.URL.RequestURI()
+	_ = resp.Body.Close()
+	resp.Body = http.NoBody
+	resp.ContentLength = 0
+	resp.Header.Del("Content-Length")
+	return nil
 }
 
 // checkLinks validates the Link headers of a response to req before the SDK

@@ -76,6 +76,9 @@ type PublishOptions struct {
 	// Workers bounds concurrent calls to one service; 0 means
 	// DefaultPublishWorkers.
 	Workers int
+	// AcceptGap is --accept-gap: why a population with completeness gaps
+	// is published anyway (recorded with the actor); "" refuses it.
+	AcceptGap string
 }
 
 // DefaultPublishWorkers is enough to hide latency over hundreds of systems
@@ -171,10 +174,24 @@ func (e *IncompleteError) Unwrap() []error { return e.Errs }
 // the same keys), the full page with every ticket key and the ledger head,
 // then Slack.
 //
-// Errors: *PrerequisiteError (no snapshot or scoring), *SettingError (a
-// system without owner, an unknown project or space), or, once anything
-// was attempted, *IncompleteError alongside the partial result.
+// Errors: *PrerequisiteError (no snapshot or scoring), a *HintedError when
+// the population has a completeness gap not accepted (o.AcceptGap),
+// *SettingError (a system without owner, an unknown project or space), or,
+// once anything was attempted, *IncompleteError alongside the partial
+// result.
 func Publish(ctx context.Context, s *Step, o PublishOptions) (*PublishResult, error) {
+	// A population not proven complete is refused before anything else.
+	snaps, err := s.Store.CurrentSnapshots(ctx, s.Review)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(snaps))
+	for i, sn := range snaps {
+		ids[i] = sn.ID
+	}
+	if err := CheckGaps(ctx, s, "publish", ids, o.AcceptGap, !o.DryRun); err != nil {
+		return nil, err
+	}
 	view, err := LoadView(ctx, s, o.View)
 	if err != nil {
 		return nil, err

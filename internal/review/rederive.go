@@ -56,9 +56,10 @@ func rederiveSnapshots(ctx context.Context, s *store.Store) ([]evidence.Problem,
 			continue
 		}
 		var rebuilt *model.Snapshot
+		var listings []store.Listing // nil: not re-derived (imports keep facts of the file, not of pages)
 		switch sn.Source {
 		case store.SnapshotOkta:
-			rebuilt, err = rebuildOkta(ctx, s, sn, seal)
+			rebuilt, listings, err = rebuildOkta(ctx, s, sn, seal)
 		case store.SnapshotImport:
 			rebuilt, err = rebuildImport(ctx, s, sn, seal)
 		default:
@@ -75,35 +76,79 @@ func rederiveSnapshots(ctx context.Context, s *store.Store) ([]evidence.Problem,
 		for _, d := range diffSnapshots(stored, rebuilt) {
 			problems = append(problems, evidence.Problem{Seq: seal.Seq, Table: d.table, What: fmt.Sprintf("snapshot %d: %s", sn.ID, d.what)})
 		}
+		if listings != nil {
+			storedL, err := s.Listings(ctx, sn.ID)
+			if err != nil {
+				return nil, err
+			}
+			// A snapshot taken before completeness was recorded has none.
+			if len(storedL) > 0 {
+				for _, what := range diffListings(storedL, listings) {
+					problems = append(problems, evidence.Problem{Seq: seal.Seq, Table: "snapshot_listings", What: fmt.Sprintf("snapshot %d: %s", sn.ID, what)})
+				}
+			}
+		}
 	}
 	return problems, nil
 }
 
-func rebuildOkta(ctx context.Context, s *store.Store, sn store.SnapshotInfo, seal store.EvidenceRow) (*model.Snapshot, error) {
+// diffListings compares stored completeness rows with re-derived ones.
+func diffListings(stored, rebuilt []store.Listing) []string {
+	if len(stored) != len(rebuilt) {
+		return []string{fmt.Sprintf("%d listings stored, %d re-derived from the raw evidence", len(stored), len(rebuilt))}
+	}
+	var out []string
+	for i := range stored {
+		a, b := stored[i], rebuilt[i]
+		a.No, b.No = 0, 0
+		if !reflect.DeepEqual(a, b) {
+			name := a.GroupName
+			if name == "" {
+				name = a.Kind
+			}
+			out = append(out, fmt.Sprintf("listing %d (%s) differs from the raw evidence", i+1, name))
+		}
+	}
+	return out
+}
+
+// rebuildOkta re-parses the run's recorded Okta pages in ledger order, one
+// page in memory at a time (a large org's pages decompress to hundreds of
+// megabytes), and returns the snapshot and completeness listings they give.
+func rebuildOkta(ctx context.Context, s *store.Store, sn store.SnapshotInfo, seal store.EvidenceRow) (*model.Snapshot, []store.Listing, error) {
 	var params SnapshotOktaParams
 	if err := evidence.DeriveParams(seal, &params); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rows, err := s.FindEvidence(ctx, store.EvidenceFilter{RunID: sn.RunID, Source: "okta", Kind: evidence.KindCall})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var pages []okta.Page
+	rb := okta.NewRebuilder(okta.SnapshotOptions{Prefix: params.Prefix, Systems: params.Systems, EmployeeIDAttribute: params.EmployeeIDAttribute})
 	for _, r := range rows {
+		if r.Seq > seal.Seq {
+			break // calls after the seal (none in a snapshot run) are not its pages
+		}
 		c, err := evidence.DecodeCall(r)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if c.Status == 0 { // the call failed without a response
+		if c.Status < 200 || c.Status > 299 || c.Method != "GET" { // failed or retried attempts
 			continue
 		}
 		body, err := blobBytes(ctx, s, c.BlobHash)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		pages = append(pages, okta.Page{Method: c.Method, URL: c.URL, Status: c.Status, Body: body})
+		if err := rb.Add(okta.Page{Method: c.Method, URL: c.URL, Status: c.Status, Body: body, EvidenceID: r.ID}); err != nil {
+			return nil, nil, err
+		}
 	}
-	return okta.BuildSnapshot(pages, okta.SnapshotOptions{Prefix: params.Prefix, Systems: params.Systems})
+	snap, ls, err := rb.Result()
+	if err != nil {
+		return nil, nil, err
+	}
+	return snap, oktaListings(params.OrgURL, ls), nil
 }
 
 func rebuildImport(ctx context.Context, s *store.Store, sn store.SnapshotInfo, seal store.EvidenceRow) (*model.Snapshot, error) {

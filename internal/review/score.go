@@ -28,6 +28,9 @@ type ScoreInput struct {
 	Policy     *score.Policy
 	PolicyFile string // base name, as recorded
 	AI         AIPass
+	// AcceptGap is --accept-gap: why a population with completeness gaps
+	// is scored anyway (recorded with the actor); "" refuses it.
+	AcceptGap string
 }
 
 // ScoreParams are the params of a "score" derive row.
@@ -77,6 +80,9 @@ type ScoreResult struct {
 func Score(ctx context.Context, s *Step, in ScoreInput) (*ScoreResult, error) {
 	pop, err := LoadPopulation(ctx, s.Store, s.Review)
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckGaps(ctx, s, "score", pop.IDs, in.AcceptGap, true); err != nil {
 		return nil, err
 	}
 	hr, hrEv, err := loadHR(ctx, s.Store, s.Review, pop.Snap)

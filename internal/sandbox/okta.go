@@ -107,6 +107,7 @@ type Okta struct {
 	endless    bool
 	rawNext    string
 	ruleReadd  bool
+	statsSkew  map[string]int // group id -> added to its usersCount
 	winStart   time.Time
 	winCount   int
 	tokens     map[string]bool
@@ -245,6 +246,23 @@ func (o *Okta) SetRuleReadds(v bool) {
 	o.mu.Lock()
 	o.ruleReadd = v
 	o.mu.Unlock()
+}
+
+// SetStatsSkew makes the usersCount of group gid (expand=stats on the
+// group listing and on GET /api/v1/groups/{gid}) differ from its real
+// member count by delta: -1 under-reports it by one, as an eventually
+// consistent count can. 0 restores the true count.
+func (o *Okta) SetStatsSkew(gid string, delta int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.statsSkew == nil {
+		o.statsSkew = map[string]int{}
+	}
+	if delta == 0 {
+		delete(o.statsSkew, gid)
+		return
+	}
+	o.statsSkew[gid] = delta
 }
 
 // IsMember reports whether user uid is currently a member of group gid.
@@ -760,7 +778,10 @@ func (o *Okta) oktaGroupJSON(base string, g *oktaGroup, stats bool) oktaGroupJSO
 		}
 	}
 	if stats {
-		j.Embedded = &oktaEmbedded{Stats: oktaStats{UsersCount: len(g.Members)}}
+		// usersCount counts every member, whatever the user's status
+		// (deactivated users stay members, okta-api.md §1.2), as the
+		// member listing returns them.
+		j.Embedded = &oktaEmbedded{Stats: oktaStats{UsersCount: max(0, len(g.Members)+o.statsSkew[g.ID])}}
 	}
 	return j
 }

@@ -414,7 +414,7 @@ func TestSchemaDiff(t *testing.T) {
 		{"redefined view", `DROP VIEW v_current_scorings; CREATE VIEW v_current_scorings AS SELECT s.* FROM scorings s WHERE 0`, `view v_current_scorings: definition differs`},
 		{"extra index", `CREATE INDEX sneaky ON runs(actor)`, `index sneaky: unexpected`},
 		{"changed index", `DROP INDEX runs_status; CREATE INDEX runs_status ON runs(actor)`, `index runs_status: definition differs`},
-		{"extra trigger", `CREATE TRIGGER hide AFTER INSERT ON findings BEGIN DELETE FROM findings WHERE rule_id = 'x'; END`, `trigger hide: unexpected`},
+		{"extra trigger", `CREATE TRIGGER hide AFTER INSERT ON scoring_findings BEGIN DELETE FROM scoring_findings WHERE user_login = 'x'; END`, `trigger hide: unexpected`},
 		{"extra table", `CREATE TABLE notes(x)`, `table notes: unexpected`},
 	}
 	for _, tc := range cases {

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -216,32 +218,59 @@ func (s *Store) BlobHashes(ctx context.Context) (map[string]bool, error) {
 // uniquely. Columns are hashed in the order listed; the list is recorded in
 // the pass's ledger row so a later migration that adds columns does not
 // change old digests.
+//
+// A digest covers the rows as an auditor reads them, not how they are
+// stored: since 0005 snapshot_memberships and findings are views over
+// lighter physical tables (see migrations/0005_snapshot.sql) that read as
+// the tables did, so digests of the same rows are the same before and
+// after the change of storage.
 type DerivedTable struct {
 	Name    string
 	Scope   string
 	Key     []string
 	Columns []string
+	// Parts are the physical tables whose rows Name reads; every scope
+	// value found in them must be covered by a seal. Empty: Name itself.
+	Parts []string
+	// Fast: the digest of the full column list is computed from the
+	// physical rows by digestMembers (the same bytes as through the view,
+	// which it falls back to when it cannot vouch for the order).
+	Fast bool
+	// SortInGo: the rows are read in storage order and sorted here by
+	// their one, unique, text key (not through an index, one lookup per
+	// row); the same order as ORDER BY Key, which is used when a key is
+	// not text or not unique.
+	SortInGo bool
+	// Staged is true for the snapshot tables, whose rows may belong to a
+	// snapshot still being written (a snapshot_stages id): such rows are
+	// not a seal's and not tampering either.
+	Staged bool
 }
 
 // DerivedTables lists every derived table (DESIGN §6.2), in the order
 // verify checks them.
 var DerivedTables = []DerivedTable{
-	{"snapshots", "id", []string{"id"}, []string{"id", "review", "source", "system", "run_id", "taken_at", "file_name", "evidence_id"}},
-	{"snapshot_groups", "snapshot_id", []string{"group_id"}, []string{"snapshot_id", "group_id", "name", "description", "type", "system", "role", "rule_managed", "evidence_id"}},
-	{"snapshot_users", "snapshot_id", []string{"user_id"}, []string{"snapshot_id", "user_id", "login", "email", "first_name", "last_name", "department", "title", "user_type", "employee_number", "manager", "status", "created", "last_login", "origin", "evidence_id"}},
-	{"snapshot_memberships", "snapshot_id", []string{"group_id", "user_id"}, []string{"snapshot_id", "group_id", "user_id", "source", "evidence_id"}},
-	{"scorings", "id", []string{"id"}, []string{"id", "review", "run_id", "snapshot_ids", "policy_hash", "as_of", "ai", "evidence_id"}},
-	{"findings", "scoring_id", []string{"ordinal"}, []string{"scoring_id", "ordinal", "rule_id", "risk", "system", "user_id", "user_login", "groups", "title", "detail", "recommendation", "source", "suppressed", "exception_by", "exception_ticket", "exception_expires", "exception_reason", "evidence_id"}},
-	{"system_risks", "scoring_id", []string{"system"}, []string{"scoring_id", "system", "risk", "high", "medium", "low", "evidence_id"}},
-	{"publications", "id", []string{"id"}, []string{"id", "review", "run_id", "service", "kind", "system", "action", "external_id", "external_key", "url", "version", "service_time", "evidence_id"}},
-	{"decisions", "pass_id", []string{"id"}, []string{"id", "review", "pass_id", "system", "action", "target", "group_name", "decided_by", "decided_at", "status", "reason", "jira_key", "comment_id", "comment_updated", "edited", "line", "evidence_id",
+	{Name: "snapshots", Scope: "id", Key: []string{"id"}, Columns: []string{"id", "review", "source", "system", "run_id", "taken_at", "file_name", "evidence_id"}},
+	{Name: "snapshot_groups", Scope: "snapshot_id", Key: []string{"group_id"}, Columns: []string{"snapshot_id", "group_id", "name", "description", "type", "system", "role", "rule_managed", "evidence_id"}, Staged: true},
+	{Name: "snapshot_users", Scope: "snapshot_id", Key: []string{"user_id"}, Columns: []string{"snapshot_id", "user_id", "login", "email", "first_name", "last_name", "department", "title", "user_type", "employee_number", "manager", "status", "created", "last_login", "origin", "evidence_id"}, Staged: true, SortInGo: true},
+	{Name: "snapshot_memberships", Scope: "snapshot_id", Key: []string{"group_id", "user_id"}, Columns: []string{"snapshot_id", "group_id", "user_id", "source", "evidence_id"},
+		Parts: []string{"snapshot_members"}, Staged: true, Fast: true},
+	{Name: "snapshot_listings", Scope: "snapshot_id", Key: []string{"no"}, Columns: []string{"snapshot_id", "no", "kind", "group_id", "group_name", "query_text", "query_params", "pages", "paged_count", "independent_count", "status", "reread", "count_evidence_id", "page_evidence_ids", "file_sha256", "file_header", "exported_at", "exported_at_from"},
+		Staged: true},
+	{Name: "scorings", Scope: "id", Key: []string{"id"}, Columns: []string{"id", "review", "run_id", "snapshot_ids", "policy_hash", "as_of", "ai", "evidence_id"}},
+	{Name: "findings", Scope: "scoring_id", Key: []string{"ordinal"}, Columns: []string{"scoring_id", "ordinal", "rule_id", "risk", "system", "user_id", "user_login", "groups", "title", "detail", "recommendation", "source", "suppressed", "exception_by", "exception_ticket", "exception_expires", "exception_reason", "evidence_id"},
+		Parts: []string{"scoring_findings", "finding_kinds", "finding_texts"}},
+	{Name: "system_risks", Scope: "scoring_id", Key: []string{"system"}, Columns: []string{"scoring_id", "system", "risk", "high", "medium", "low", "evidence_id"}},
+	{Name: "publications", Scope: "id", Key: []string{"id"}, Columns: []string{"id", "review", "run_id", "service", "kind", "system", "action", "external_id", "external_key", "url", "version", "service_time", "evidence_id"}},
+	{Name: "decisions", Scope: "pass_id", Key: []string{"id"}, Columns: []string{"id", "review", "pass_id", "system", "action", "target", "group_name", "decided_by", "decided_at", "status", "reason", "jira_key", "comment_id", "comment_updated", "edited", "line", "evidence_id",
 		"user_id", "group_id", "decided_by_name", "decided_by_email", "justification", "source", "certify_all", "reviewer_role", "reviewer_admin", "line_no"}},
-	{"decision_passes", "pass_id", []string{"id"}, []string{"id", "review", "pass_id", "run_id", "system", "source", "jira_key", "comments", "lines", "evidence_id"}},
-	{"revocations", "id", []string{"id"}, []string{"id", "review", "run_id", "system", "user_id", "user_login", "group_id", "group_name", "status", "reason", "requested_by", "executed_at", "verified_at", "okta_request_id", "evidence_id",
+	{Name: "decision_passes", Scope: "pass_id", Key: []string{"id"}, Columns: []string{"id", "review", "pass_id", "run_id", "system", "source", "jira_key", "comments", "lines", "evidence_id"}},
+	{Name: "revocations", Scope: "id", Key: []string{"id"}, Columns: []string{"id", "review", "run_id", "system", "user_id", "user_login", "group_id", "group_name", "status", "reason", "requested_by", "executed_at", "verified_at", "okta_request_id", "evidence_id",
 		"decision_id", "decided_at", "jira_key", "comment_id", "membership_source", "log_event_id", "log_event_time", "latency_seconds"}},
-	{"reviewers", "run_id", []string{"id"}, []string{"id", "review", "run_id", "system", "role", "email", "account_id", "display_name", "source", "evidence_id"}},
-	{"hr_listings", "id", []string{"id"}, []string{"id", "review", "run_id", "taken_at", "file_name", "file_evidence_id", "evidence_id"}},
-	{"hr_records", "listing_id", []string{"ordinal"}, []string{"listing_id", "ordinal", "line", "email", "employee_id", "status", "termination_date", "department", "title", "manager_email", "evidence_id"}},
+	{Name: "reviewers", Scope: "run_id", Key: []string{"id"}, Columns: []string{"id", "review", "run_id", "system", "role", "email", "account_id", "display_name", "source", "evidence_id"}},
+	{Name: "gap_acceptances", Scope: "id", Key: []string{"id"}, Columns: []string{"id", "snapshot_id", "run_id", "command", "actor", "reason", "accepted_at", "listings", "evidence_id"}},
+	{Name: "hr_listings", Scope: "id", Key: []string{"id"}, Columns: []string{"id", "review", "run_id", "taken_at", "file_name", "file_evidence_id", "evidence_id"}},
+	{Name: "hr_records", Scope: "listing_id", Key: []string{"ordinal"}, Columns: []string{"listing_id", "ordinal", "line", "email", "employee_id", "status", "termination_date", "department", "title", "manager_email", "evidence_id"}},
 }
 
 // LookupDerivedTable returns the registry entry for name.
@@ -276,6 +305,23 @@ func digest(ctx context.Context, q querier, t DerivedTable, columns []string, sc
 			return Digest{}, fmt.Errorf("store: digest %s: unknown column %q", t.Name, c)
 		}
 	}
+	if t.Fast && t.Name == "snapshot_memberships" && slices.Equal(columns, membershipColumns) {
+		d, ok, err := digestMembers(ctx, q, scope)
+		if err != nil {
+			return Digest{}, fmt.Errorf("store: digest %s: %w", t.Name, err)
+		}
+		if ok {
+			return d, nil
+		}
+	}
+	if t.SortInGo && len(t.Key) == 1 {
+		if k := slices.Index(columns, t.Key[0]); k >= 0 {
+			d, ok, err := digestSorted(ctx, q, t, columns, k, scope)
+			if err != nil || ok {
+				return d, err
+			}
+		}
+	}
 	// Identifiers come from the fixed registry above, never from input.
 	sqlText := `SELECT ` + strings.Join(columns, ", ") + ` FROM ` + t.Name + ` WHERE ` + t.Scope + ` = ? ORDER BY ` + strings.Join(t.Key, ", ")
 	rows, err := q.QueryContext(ctx, sqlText, scope)
@@ -290,27 +336,119 @@ func digest(ctx context.Context, q querier, t DerivedTable, columns []string, sc
 		ptrs[i] = &vals[i]
 	}
 	var n int64
+	var line []byte
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return Digest{}, err
 		}
-		for i, v := range vals {
-			if b, ok := v.([]byte); ok {
-				vals[i] = string(b)
-			}
-		}
-		line, err := json.Marshal(vals)
-		if err != nil {
+		if line, err = appendDigestLine(line[:0], vals); err != nil {
 			return Digest{}, err
 		}
 		h.Write(line)
-		h.Write([]byte{'\n'})
 		n++
 	}
 	if err := rows.Err(); err != nil {
 		return Digest{}, err
 	}
 	return Digest{Table: t.Name, Scope: scope, Columns: columns, Rows: n, Hash: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// digestSorted is digest for a table whose rows sort by one unique text
+// key (column k of columns): rows are read in storage order, their lines
+// sorted by key here. ok is false when a key is not text or repeats; the
+// caller then lets SQLite order the rows.
+func digestSorted(ctx context.Context, q querier, t DerivedTable, columns []string, k int, scope any) (Digest, bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+strings.Join(columns, ", ")+` FROM `+t.Name+` WHERE `+t.Scope+` = ?`, scope)
+	if err != nil {
+		return Digest{}, false, fmt.Errorf("store: digest %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	type keyed struct {
+		key  string
+		line []byte
+	}
+	var all []keyed
+	vals := make([]any, len(columns))
+	ptrs := make([]any, len(columns))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return Digest{}, false, err
+		}
+		var key string
+		switch x := vals[k].(type) {
+		case string:
+			key = x
+		case []byte:
+			key = string(x)
+		default:
+			return Digest{}, false, nil
+		}
+		line, err := appendDigestLine(nil, vals)
+		if err != nil {
+			return Digest{}, false, err
+		}
+		all = append(all, keyed{key, line})
+	}
+	if err := rows.Err(); err != nil {
+		return Digest{}, false, err
+	}
+	slices.SortFunc(all, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	h := sha256.New()
+	for i, r := range all {
+		if i > 0 && all[i-1].key == r.key {
+			return Digest{}, false, nil // not unique: SQLite's order of ties decides
+		}
+		h.Write(r.line)
+	}
+	return Digest{Table: t.Name, Scope: scope, Columns: columns, Rows: int64(len(all)), Hash: hex.EncodeToString(h.Sum(nil))}, true, nil
+}
+
+// appendDigestLine appends the digest line of one row: json.Marshal of
+// its values (SQLite's text as strings) and a newline. Plain values are
+// written directly; anything else goes through json.Marshal, so the
+// bytes are exactly json.Marshal's (TestDigestLineMatchesMarshal).
+func appendDigestLine(b []byte, vals []any) ([]byte, error) {
+	b = append(b, '[')
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		switch x := v.(type) {
+		case nil:
+			b = append(b, "null"...)
+		case int64:
+			b = strconv.AppendInt(b, x, 10)
+		case string:
+			b = appendJSONString(b, x)
+		case []byte:
+			b = appendJSONString(b, string(x))
+		default:
+			j, err := json.Marshal(x)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, j...)
+		}
+	}
+	return append(b, ']', '\n'), nil
+}
+
+// appendJSONString appends s as json.Marshal writes it: plain printable
+// ASCII without the characters it escapes directly, else through it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s)
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Digest hashes one derived table scope inside the transaction, after the
@@ -333,14 +471,23 @@ func (s *Store) Digest(ctx context.Context, table string, columns []string, scop
 	return digest(ctx, s.db, t, columns, scope)
 }
 
-// Scopes returns every distinct scope value present in a derived table,
-// so verify can find rows that no derivation pass covers.
+// Scopes returns every distinct scope value present in a derived table
+// (in each of its physical parts), so verify can find rows that no
+// derivation pass covers.
 func (s *Store) Scopes(ctx context.Context, table string) ([]any, error) {
 	t, ok := LookupDerivedTable(table)
 	if !ok {
 		return nil, fmt.Errorf("store: %s is not a derived table", table)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT `+t.Scope+` FROM `+t.Name+` ORDER BY 1`)
+	parts := t.Parts
+	if len(parts) == 0 {
+		parts = []string{t.Name}
+	}
+	var sel []string
+	for _, p := range parts {
+		sel = append(sel, `SELECT `+t.Scope+` FROM `+p)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT * FROM (`+strings.Join(sel, " UNION ")+`) ORDER BY 1`)
 	if err != nil {
 		return nil, err
 	}

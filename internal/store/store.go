@@ -192,6 +192,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// A 16 MiB page cache (the default is 2 MiB) keeps a large snapshot
 	// transaction from spilling dirty pages to the WAL one by one.
 	q.Add("_pragma", "cache_size(-16384)")
+	// Statement journals and sorter temporaries stay in memory: a
+	// multi-row insert or a digest's sort must not spill to temp files.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	q.Add("_pragma", "foreign_keys(ON)")
 	return openDB(ctx, path, fileDSN(path, q), opts.Now, busy, false, nil)

@@ -23,17 +23,20 @@ DROP VIEW v_access;
 CREATE VIEW v_access AS
 SELECT c.review, g.system, g.name AS group_name, u.login AS user_login, u.email AS user_email,
        u.department, u.title, u.user_type, u.status AS user_status, u.last_login,
-       m.source AS membership_source,
+       CASE m.source WHEN 0 THEN 'direct' WHEN 1 THEN 'rule' ELSE 'app' END AS membership_source,
        CASE d.action WHEN 'REVOKE' THEN 'revoked' WHEN 'CERTIFY' THEN 'certified' ELSE 'pending' END AS decision,
        COALESCE(d.decided_by, '') AS decided_by,
        COALESCE(d.decided_at, '') AS decided_at,
        COALESCE(r.status, '') AS revocation_status,
-       m.evidence_id,
-       m.user_id, m.group_id, COALESCE(d.id, 0) AS decision_id
+       COALESCE(m.evidence_id, s.evidence_id) AS evidence_id,
+       u.user_id, g.group_id, COALESCE(d.id, 0) AS decision_id
 FROM v_current_snapshots c
-JOIN snapshot_memberships m ON m.snapshot_id = c.snapshot_id
-JOIN snapshot_groups g ON g.snapshot_id = m.snapshot_id AND g.group_id = m.group_id
-JOIN snapshot_users u ON u.snapshot_id = m.snapshot_id AND u.user_id = m.user_id
+JOIN snapshots s ON s.id = c.snapshot_id
+JOIN snapshot_members m ON m.snapshot_id = c.snapshot_id
+-- CROSS JOIN fixes the order, as in 0005: a members list, then its users.
+CROSS JOIN json_each(m.users) j
+CROSS JOIN snapshot_users u ON u.snapshot_id = m.snapshot_id AND u.no = j.value
+JOIN snapshot_groups g ON g.snapshot_id = m.snapshot_id AND g.no = m.group_no
 LEFT JOIN decisions d ON d.id = (
     SELECT COALESCE(
         (SELECT x.id FROM decisions x
@@ -49,9 +52,10 @@ LEFT JOIN decisions d ON d.id = (
               (SELECT p.pass_id FROM decisions p WHERE p.review = c.review ORDER BY p.id DESC LIMIT 1)) AS pass_id) cp)
 LEFT JOIN revocations r ON r.id = (
     SELECT max(x.id) FROM revocations x
-    WHERE x.review = c.review AND x.group_id = m.group_id AND x.user_id = m.user_id);
+    WHERE x.review = c.review AND x.group_id = g.group_id AND x.user_id = u.user_id);
 
 -- Findings by user, for diff (new / resolved / persisting findings of one
--- user under one rule) and for the report's HIGH-finding figures.
-CREATE INDEX findings_user ON findings(scoring_id, user_id, rule_id, system, suppressed);
+-- user under one rule) and for the report's HIGH-finding figures; findings
+-- is a view since 0005, so the index is on the table under it.
+CREATE INDEX scoring_findings_user ON scoring_findings(scoring_id, user_id, kind, system, suppressed);
 
