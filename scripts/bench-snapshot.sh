@@ -12,7 +12,7 @@
 # and, as before, API calls no more than 1% above the minimum.
 #
 # Usage: scripts/bench-snapshot.sh            (from anywhere in the repo)
-# Knobs (environment): RUNS=3 USERS=50000 SOX_GROUPS=400 MEMBERSHIPS=545000
+# Knobs (environment): RUNS=3 USERS=50000 SOX_GROUPS=400 MEMBERSHIPS=500000
 #   SEED=1 PAGE_SIZE=1000 CONCURRENCY=4 LATENCY=0s KEEP=1 (keep the temp dir)
 #   VERIFY=1 (also time `uar verify --rederive` on the last store; 0 skips)
 #   BENCH_RSS=proc (sample VmHWM from /proc instead of GNU time -v; no CPU)
@@ -26,9 +26,9 @@ set -euo pipefail
 RUNS=${RUNS:-3}
 USERS=${USERS:-50000}
 SOX_GROUPS=${SOX_GROUPS:-400}
-# Memberships are spread over the SOX and the 20 non-SOX groups the generator
-# adds; 545,000 in all puts about 500,000 in the 400 SOX groups the snapshot reads.
-MEMBERSHIPS=${MEMBERSHIPS:-545000}
+# The memberships of the 400 SOX groups the snapshot reads, exactly (the
+# generator adds the 20 non-SOX groups' members on top).
+MEMBERSHIPS=${MEMBERSHIPS:-500000}
 SEED=${SEED:-1}
 PAGE_SIZE=${PAGE_SIZE:-1000}
 CONCURRENCY=${CONCURRENCY:-4}

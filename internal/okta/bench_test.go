@@ -17,7 +17,7 @@ import (
 var (
 	benchUsers       = flag.Int("okta.users", 5000, "BenchmarkSnapshotGenerated: users")
 	benchGroups      = flag.Int("okta.groups", 40, "BenchmarkSnapshotGenerated: SOX groups")
-	benchMemberships = flag.Int("okta.memberships", 50000, "BenchmarkSnapshotGenerated: memberships (all groups)")
+	benchMemberships = flag.Int("okta.memberships", 50000, "BenchmarkSnapshotGenerated: memberships of the SOX groups")
 	benchPageSize    = flag.Int("okta.page_size", 200, "BenchmarkSnapshotGenerated: okta.page_size")
 	benchRounds      = flag.Int("okta.rounds", 3, "BenchmarkSnapshotStats: rounds (each reads with and without stats)")
 )
@@ -53,7 +53,7 @@ func BenchmarkSnapshotGenerated(b *testing.B) {
 // alternate the two (so a shared machine's load falls on both alike). It
 // reports each mode's median wall time, their ratio and the requests of
 // each (equal when the counts agree: no extra call). At scale:
-// go test -run '^$' -bench SnapshotStats -benchtime 1x -okta.rounds 7 -okta.users 50000 -okta.groups 400 -okta.memberships 545000 -okta.page_size 1000
+// go test -run '^$' -bench SnapshotStats -benchtime 1x -okta.rounds 7 -okta.users 50000 -okta.groups 400 -okta.memberships 500000 -okta.page_size 1000
 func BenchmarkSnapshotStats(b *testing.B) {
 	org := sandbox.Generate(sandbox.GenerateOptions{Seed: 1, Users: *benchUsers, SOXGroups: *benchGroups,
 		NonSOXGroups: max(1, *benchGroups/20), Memberships: *benchMemberships})

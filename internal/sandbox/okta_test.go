@@ -280,8 +280,8 @@ func TestGenerate(t *testing.T) {
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if a.Membership() != 20000 || len(a.Users) != 2000 || len(a.Groups) != 70 {
-		t.Fatalf("sizes: %d memberships %d users %d groups", a.Membership(), len(a.Users), len(a.Groups))
+	if sox := soxMemberships(a); sox != 20000 || len(a.Users) != 2000 || len(a.Groups) != 70 || a.Membership() <= sox {
+		t.Fatalf("sizes: %d SOX memberships (%d in all) %d users %d groups", sox, a.Membership(), len(a.Users), len(a.Groups))
 	}
 	var contractors, dormant, inactive, app int
 	for _, u := range a.Users {
@@ -310,9 +310,26 @@ func TestGenerate(t *testing.T) {
 
 func TestGenerateLarge(t *testing.T) {
 	o := Generate(GenerateOptions{Seed: 1, Users: 50000, SOXGroups: 400, NonSOXGroups: 50, Memberships: 500000})
-	if o.Membership() != 500000 || len(o.Users) != 50000 {
-		t.Fatalf("sizes %d / %d", o.Membership(), len(o.Users))
+	if sox := soxMemberships(o); sox != 500000 || len(o.Users) != 50000 {
+		t.Fatalf("sizes %d / %d", sox, len(o.Users))
 	}
+	// Asked for more than the SOX groups can hold: each group full.
+	full := Generate(GenerateOptions{Seed: 2, Users: 10, SOXGroups: 3, NonSOXGroups: 2, Memberships: 100})
+	if sox := soxMemberships(full); sox != 30 {
+		t.Errorf("%d SOX memberships, want 3 groups x 10 users", sox)
+	}
+}
+
+// soxMemberships counts the memberships of the org's SOX- groups: what a
+// snapshot with the default prefix reads, and what "memberships" asks for.
+func soxMemberships(o *Org) int {
+	n := 0
+	for _, g := range o.Groups {
+		if strings.HasPrefix(g.Name, "SOX-") {
+			n += len(g.Members)
+		}
+	}
+	return n
 }
 
 func TestLoadOrgRejectsBadInput(t *testing.T) {

@@ -18,7 +18,7 @@ type GenerateOptions struct {
 	Users        int       // default 1,000
 	SOXGroups    int       // SOX-<System>-<Role> groups (default 40)
 	NonSOXGroups int       // other groups, incl. look-alikes (default 20)
-	Memberships  int       // total memberships over all groups (default 10 × Users)
+	Memberships  int       // memberships of the SOX groups, exactly (default 10 × Users; at most SOXGroups × Users)
 	Systems      int       // distinct SOX systems (default SOXGroups/3, at least 1)
 	Now          time.Time // the org's "today" (default ReferenceNow)
 }
@@ -204,7 +204,6 @@ func Generate(o GenerateOptions) *Org {
 	// some groups are large and most are small; each capped at Users.
 	weights := make([]float64, nGroups)
 	perm := rng.Perm(nGroups)
-	sum := 0.0
 	for i, p := range perm {
 		weights[p] = 1 / math.Pow(float64(i+1), 0.7)
 		// Administrator groups are small in a real org: a tenth of the
@@ -213,22 +212,22 @@ func Generate(o GenerateOptions) *Org {
 		if strings.HasSuffix(org.Groups[p].Name, "-Admins") {
 			weights[p] /= 10
 		}
-		sum += weights[p]
 	}
-	sizes := make([]int, nGroups)
-	total := min(o.Memberships, nGroups*o.Users)
-	assigned := 0
-	for g := range sizes {
-		sizes[g] = min(o.Users, int(float64(total)*weights[g]/sum))
-		assigned += sizes[g]
-	}
-	for g := 0; assigned < total; g = (g + 1) % nGroups {
-		if sizes[g] < o.Users {
-			add := min(o.Users-sizes[g], total-assigned)
-			sizes[g] += add
-			assigned += add
+	// The SOX groups hold exactly o.Memberships (what a snapshot reads, so
+	// "memberships=N" is what a benchmark gets); the other groups get the
+	// same density on top, so the org looks as busy outside SOX.
+	soxWeight, otherWeight := 0.0, 0.0
+	for g := range weights {
+		if g < o.SOXGroups {
+			soxWeight += weights[g]
+		} else {
+			otherWeight += weights[g]
 		}
 	}
+	sizes := make([]int, nGroups)
+	spread(sizes[:o.SOXGroups], weights[:o.SOXGroups], soxWeight, min(o.Memberships, o.SOXGroups*o.Users), o.Users)
+	others := int(math.Round(float64(o.Memberships) * otherWeight / soxWeight))
+	spread(sizes[o.SOXGroups:], weights[o.SOXGroups:], otherWeight, min(others, o.NonSOXGroups*o.Users), o.Users)
 	// Floyd's algorithm picks distinct members without a full shuffle.
 	for g := range org.Groups {
 		k := sizes[g]
@@ -248,4 +247,24 @@ func Generate(o GenerateOptions) *Org {
 		org.Groups[g].Members = ids
 	}
 	return org
+}
+
+// spread shares total memberships over groups in proportion to their
+// weights (summing to sum), none above limit, exactly total in all.
+func spread(sizes []int, weights []float64, sum float64, total, limit int) {
+	if len(sizes) == 0 || total <= 0 {
+		return
+	}
+	assigned := 0
+	for g := range sizes {
+		sizes[g] = min(limit, int(float64(total)*weights[g]/sum))
+		assigned += sizes[g]
+	}
+	for g := 0; assigned < total; g = (g + 1) % len(sizes) {
+		if sizes[g] < limit {
+			add := min(limit-sizes[g], total-assigned)
+			sizes[g] += add
+			assigned += add
+		}
+	}
 }
