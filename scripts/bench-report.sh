@@ -29,6 +29,8 @@ SOX_GROUPS=${SOX_GROUPS:-400}
 MEMBERSHIPS=${MEMBERSHIPS:-500000}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh" # median
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uar-bench-report.XXXXXX")
 sbpid=""
 stop_sandbox() {
@@ -112,7 +114,6 @@ timed() {
 		/Maximum resident set size/ {r = $2 / 1024} END {printf "%.2f %.1f %.2f\n", w, r, c}' "$tmp/time"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 printf '%-11s %4s %9s %9s %9s\n' what run wall_s rss_MiB cpu_s
 for name in report report-csv diff diff-drift; do

@@ -14,6 +14,8 @@
 set -euo pipefail
 RUNS=${RUNS:-3}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh" # median
 log=$(mktemp)
 RUNS=1 KEEP=1 VERIFY=0 bash "$root/scripts/bench-snapshot.sh" >"$log.out" 2>"$log"
 dir=$(sed -n 's/^bench: kept //p' "$log")
@@ -51,7 +53,6 @@ for ((r = 1; r <= RUNS; r++)); do
 	echo "$wall $rss $n $bpf" >>"$dir/results"
 	printf '%-4s %9.2f %9.1f %10d %12d\n' "$r" "$wall" "$rss" "$n" "$bpf"
 done
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mbpf=$(awk '{print $4}' "$dir/results" | median)
 printf '%-4s %9.2f %9.1f %10s %12d\n' med "$(awk '{print $1}' "$dir/results" | median)" "$(awk '{print $2}' "$dir/results" | median)" "" "$mbpf"
 awk -v b="$mbpf" 'BEGIN { printf "target: a scoring pass adds <= 250 bytes per finding: %d (%s)\n", b, (b <= 250 ? "ok" : "MISSED") }'

@@ -52,22 +52,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Peak RSS and CPU: GNU time -v if present (installed with apt-get only when
-# absent and running as root), else /proc polling of VmHWM (no CPU figure).
-timer=""
-if [[ "${BENCH_RSS:-}" == proc ]]; then
-	: # forced /proc sampling (to compare, or to test the fallback)
-elif [[ -x /usr/bin/time ]] && /usr/bin/time -v true >/dev/null 2>&1; then
-	timer=/usr/bin/time
-elif [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-	echo "bench: installing GNU time (apt-get install -y time)" >&2
-	if apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y time >/dev/null 2>&1; }; then
-		timer=/usr/bin/time
-	fi
-fi
-if [[ -z "$timer" ]]; then
-	echo "bench: no GNU time -v: peak RSS is sampled from /proc/PID/status VmHWM every 50 ms, and CPU is not measured" >&2
-fi
+# Peak RSS and CPU: GNU time -v (see lib.sh), else /proc sampling.
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+bench_timer_init
 
 echo "bench: building uar and the floor" >&2
 (cd "$root" && CGO_ENABLED=0 go build -o "$tmp/uar" ./cmd/uar && CGO_ENABLED=0 go build -o "$tmp/floor" ./scripts/floor)
@@ -99,42 +87,17 @@ orgurl=$(sed -n 's/^okta //p' "$tmp/ready")
 export UAR_OKTA_PAGE_SIZE="$PAGE_SIZE" UAR_OKTA_CONCURRENCY="$CONCURRENCY" UAR_OKTA_MAX_REQUESTS_PER_MINUTE=0
 export UAR_ACTOR=bench
 
-# measure NAME CMD...: runs CMD (stdout to $tmp/NAME.out, stderr to
-# $tmp/NAME.err) and prints "wall_s cpu_s rss_kib" (cpu_s is -1 without GNU time).
-measure() {
-	local name=$1 t0 t1 rss=0 cpu=-1 pid v
-	shift
-	t0=$(date +%s%N)
-	if [[ -n "$timer" ]]; then
-		"$timer" -v -o "$tmp/time-$name.txt" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || return 1
-		t1=$(date +%s%N)
-		rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$tmp/time-$name.txt")
-		cpu=$(awk -F: '/User time|System time/ {s += $2} END {print s}' "$tmp/time-$name.txt")
-	else
-		"$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-		pid=$!
-		while kill -0 "$pid" 2>/dev/null; do
-			v=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-			[[ -n "$v" && "$v" -gt "$rss" ]] && rss=$v
-			sleep 0.05
-		done
-		wait "$pid" || return 1
-		t1=$(date +%s%N)
-	fi
-	awk -v t0="$t0" -v t1="$t1" -v c="$cpu" -v r="$rss" 'BEGIN { printf "%.2f %.2f %d\n", (t1 - t0) / 1e9, c, r }'
-}
-
 # uar_round N: one uar snapshot; prints "wall cpu rss_kib calls min memberships".
 uar_round() {
 	local n=$1 db="$tmp/bench-$1.db" m q calls minimum members
-	m=$(measure "snap-$n" "$uar" snapshot --config "$tmp/sb/uar.yaml" --db "$db" --json) || return 1
+	m=$(measure "$tmp" "snap-$n" "$uar" snapshot --config "$tmp/sb/uar.yaml" --db "$db" --json) || return 1
 	q=$("$uar" query --db "$db" --sql "SELECT json_extract(query_params, '\$.stats.requests'), json_extract(query_params, '\$.stats.min_requests'), (SELECT count(*) FROM snapshot_memberships) FROM evidence WHERE kind = 'derive' AND query_name = 'snapshot.okta' ORDER BY seq DESC LIMIT 1" | tail -n 1)
 	read -r calls minimum members <<<"$q"
 	echo "$m $calls $minimum $members"
 }
 
 floor_round() {
-	measure "floor-$1" "$tmp/floor" -org "$orgurl" -prefix SOX- -page-size "$PAGE_SIZE" -concurrency "$CONCURRENCY"
+	measure "$tmp" "floor-$1" "$tmp/floor" -org "$orgurl" -prefix SOX- -page-size "$PAGE_SIZE" -concurrency "$CONCURRENCY"
 }
 
 printf '%-4s %8s %8s %6s %8s %11s %7s | %8s %7s %8s | %6s %6s\n' run wall_s rss_MiB calls minimum memberships cpu_s floor_w floor_c floor_MiB r_wall r_cpu
@@ -158,7 +121,6 @@ for ((r = 1; r <= RUNS; r++)); do
 	printf '%-4s %8.2f %8.1f %6d %8d %11d %7.2f | %8.2f %7.2f %8.1f | %6.2f %6.2f\n' "$r" "$w" "$rss" "$c" "$m" "$mem" "$cpu" "$fw" "$fc" "$frss" "$rw" "$rc"
 done
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { awk -v i="$1" '{print $i}' "$tmp/results" | median; }
 maxrss=$(awk '{print $2}' "$tmp/results" | sort -n | tail -n 1)
 printf '%-4s %8.2f %8.1f %6d %8d %11d %7.2f | %8.2f %7.2f %8.1f | %6.2f %6.2f\n' med "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)" "$(col 7)" "$(col 8)" "$(col 9)" "$(col 10)" "$(col 11)"
@@ -170,7 +132,7 @@ awk -v rw="$(col 10)" -v rc="$(col 11)" -v rss="$(col 2)" -v maxrss="$maxrss" -v
 }'
 
 if [[ "$VERIFY" == 1 ]]; then
-	v=$(measure verify "$uar" verify --db "$tmp/bench-$RUNS.db" --rederive) || { echo "bench: verify --rederive failed:" >&2; cat "$tmp/verify.err" >&2; exit 1; }
+	v=$(measure "$tmp" verify "$uar" verify --db "$tmp/bench-$RUNS.db" --rederive) || { echo "bench: verify --rederive failed:" >&2; cat "$tmp/verify.err" >&2; exit 1; }
 	read -r vw vc vr <<<"$v"
 	awk -v w="$vw" -v c="$vc" -v r="$vr" 'BEGIN { mb = r * 1024 / 1e6
 		printf "verify --rederive (store of round %s): wall %.2f s, CPU %.2f s, peak RSS %.1f MiB = %.0f MB (<= 400 MB: %s)\n", ENVIRON["RUNS"], w, c, r / 1024, mb, (mb <= 400 ? "ok" : "MISSED") }'
