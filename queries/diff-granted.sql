@@ -2,18 +2,28 @@
 -- param: from the earlier review's label (in store a)
 -- param: to the later review's label (in store b)
 -- compare: a is the earlier review's store, b the later one's (uar diff attaches them; both may be the same file)
-WITH new AS (
-    -- memberships of the later review's population the earlier one lacks
-    -- (index-only: the population's primary key on both sides)
+--
+-- Set-wise, for any number of changes: both populations' keys are read
+-- once and compared (EXCEPT), then v_access is read only for the groups
+-- that changed and joined on the keys. Probing the views row by row would
+-- unpack a group's members lists for every row.
+WITH later AS MATERIALIZED (
     SELECT m.group_id, m.user_id
     FROM b.v_current_snapshots c
     JOIN b.snapshot_memberships m ON m.snapshot_id = c.snapshot_id
     WHERE c.review = :to
-      AND NOT EXISTS (
-          SELECT 1
-          FROM a.v_current_snapshots c2
-          JOIN a.snapshot_memberships m2 ON m2.snapshot_id = c2.snapshot_id
-          WHERE c2.review = :from AND m2.group_id = m.group_id AND m2.user_id = m.user_id)
+),
+earlier AS MATERIALIZED (
+    SELECT m.group_id, m.user_id
+    FROM a.v_current_snapshots c
+    JOIN a.snapshot_memberships m ON m.snapshot_id = c.snapshot_id
+    WHERE c.review = :from
+),
+new AS MATERIALIZED (
+    SELECT group_id, user_id FROM later EXCEPT SELECT group_id, user_id FROM earlier
+),
+t AS MATERIALIZED (
+    SELECT * FROM b.v_access WHERE review = :to AND group_id IN (SELECT group_id FROM new)
 )
 SELECT 'granted' AS change, t.system, t.group_name, t.user_login,
        t.membership_source AS item, '' AS from_value, t.decision AS to_value,
@@ -21,6 +31,5 @@ SELECT 'granted' AS change, t.system, t.group_name, t.user_login,
            || '; status=' || t.user_status AS detail,
        '' AS from_evidence_id, t.evidence_id AS to_evidence_id
 FROM new n
-CROSS JOIN b.v_access t -- CROSS JOIN: look each new membership up, never scan the view
-WHERE t.review = :to AND t.group_id = n.group_id AND t.user_id = n.user_id
+JOIN t ON t.group_id = n.group_id AND t.user_id = n.user_id
 ORDER BY t.system, t.group_name, t.user_login, t.group_id, t.user_id;

@@ -3,14 +3,27 @@
 -- param: to the later review's label (in store b)
 -- compare: a is the earlier review's store, b the later one's (uar diff attaches them; both may be the same file)
 --
--- Read from the earlier review's REVOKE decisions (few), not from every
--- access: each revoked user's accesses are looked up by user id, and the
--- decision that stands for each is v_access's, so a later CERTIFY of one
--- group still wins over a REVOKE of all the user's access.
-WITH revoked_users AS (
+-- Read from the earlier review's REVOKE decisions: only the accesses of
+-- the users they name are read (one pass over each review, the decision
+-- resolved for those rows alone), and the decision that stands for each is
+-- v_access's, so a later CERTIFY of one group still wins over a REVOKE of
+-- all the user's access.
+WITH revoked_users AS MATERIALIZED (
     SELECT DISTINCT system, user_id
     FROM a.decisions
     WHERE review = :from AND action = 'REVOKE' AND status = 'accepted' AND user_id <> ''
+),
+f AS MATERIALIZED (
+    SELECT * FROM a.v_access
+    WHERE review = :from AND user_id IN (SELECT user_id FROM revoked_users)
+),
+revoked AS MATERIALIZED (
+    SELECT f.* FROM f JOIN revoked_users r ON r.user_id = f.user_id AND r.system = f.system
+    WHERE f.decision = 'revoked'
+),
+t AS MATERIALIZED (
+    SELECT * FROM b.v_access
+    WHERE review = :to AND user_id IN (SELECT user_id FROM revoked)
 )
 SELECT 'regranted' AS change, t.system, t.group_name, t.user_login,
        'access' AS item,
@@ -18,8 +31,6 @@ SELECT 'regranted' AS change, t.system, t.group_name, t.user_login,
        'present (' || t.decision || ')' AS to_value,
        'revoked by ' || f.decided_by || ' at ' || f.decided_at || '; membership_source=' || t.membership_source AS detail,
        f.evidence_id AS from_evidence_id, t.evidence_id AS to_evidence_id
-FROM revoked_users r
-CROSS JOIN a.v_access f
-JOIN b.v_access t ON t.review = :to AND t.group_id = f.group_id AND t.user_id = f.user_id
-WHERE f.review = :from AND f.user_id = r.user_id AND f.system = r.system AND f.decision = 'revoked'
+FROM revoked f
+JOIN t ON t.group_id = f.group_id AND t.user_id = f.user_id
 ORDER BY t.system, t.group_name, t.user_login, t.group_id, t.user_id;

@@ -23,7 +23,7 @@ var shipped = map[string]string{
 	"0003_reviewers.sql": "163bcea486eac9dfdfb57d471c807000acf6ac676138419877aab3599beae77f",
 	"0004_decisions.sql": "113b0096ae70ad683e9e12a276778793b45877237b28fac1df2ab91ce4a0dbca",
 	"0005_snapshot.sql":  "1dfe582b8d5f589f07261df0018935b56796256c0e7e0c038aeb55684f863b31",
-	"0006_auditor.sql":   "159c324c52fe4b6a86568fb0aea17b58ab05328e221ca5670928b3982148bd09",
+	"0006_auditor.sql":   "ba8ef7e79260227eeb587cdcbd900a5a68fc19c9272e27b873d94b47a6ac50e9",
 	"0007_hr.sql":        "4b92f36c87e8065cd2984a898b9e8b9ce122f7ed186ebb8ecea41e6281e31233",
 }
 

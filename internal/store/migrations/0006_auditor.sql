@@ -32,11 +32,13 @@ SELECT c.review, g.system, g.name AS group_name, u.login AS user_login, u.email 
        u.user_id, g.group_id, COALESCE(d.id, 0) AS decision_id
 FROM v_current_snapshots c
 JOIN snapshots s ON s.id = c.snapshot_id
-JOIN snapshot_members m ON m.snapshot_id = c.snapshot_id
--- CROSS JOIN fixes the order, as in 0005: a members list, then its users.
+JOIN snapshot_groups g ON g.snapshot_id = c.snapshot_id
+-- CROSS JOIN fixes the order: a group, its members lists, their users. A
+-- filter on the group (diff's changed groups) prunes before any list is
+-- unpacked; 0005's order (lists first) could not.
+CROSS JOIN snapshot_members m ON m.snapshot_id = g.snapshot_id AND m.group_no = g.no
 CROSS JOIN json_each(m.users) j
 CROSS JOIN snapshot_users u ON u.snapshot_id = m.snapshot_id AND u.no = j.value
-JOIN snapshot_groups g ON g.snapshot_id = m.snapshot_id AND g.no = m.group_no
 LEFT JOIN decisions d ON d.id = (
     SELECT COALESCE(
         (SELECT x.id FROM decisions x
