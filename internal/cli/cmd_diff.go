@@ -123,13 +123,13 @@ func runDiff(ctx context.Context, env *Env, g *globalOptions, o *diffOptions) er
 		return err
 	}
 	defer fromSt.Close()
-	toSt := fromSt
-	if toPath != fromPath {
-		if toSt, err = store.Open(ctx, toPath, store.Options{ReadOnly: true, Now: env.Now}); err != nil {
-			return err
-		}
-		defer toSt.Close()
+	// A second handle even on one file: its connection runs the next
+	// comparison query while the current one's rows are written.
+	toSt, err := store.Open(ctx, toPath, store.Options{ReadOnly: true, Now: env.Now})
+	if err != nil {
+		return err
 	}
+	defer toSt.Close()
 	fromRev, toRev := o.from, o.to
 	if fromRev == "" {
 		if fromRev, err = review.LatestReview(ctx, fromSt); err != nil {
@@ -152,18 +152,23 @@ func runDiff(ctx context.Context, env *Env, g *globalOptions, o *diffOptions) er
 	if err != nil {
 		return err
 	}
-	cmp, err := fromSt.Compare(ctx, fromSt, toSt)
-	if err != nil {
-		return err
+	var cmps []*store.Comparison
+	for _, on := range []*store.Store{fromSt, toSt} {
+		cmp, err := on.Compare(ctx, fromSt, toSt)
+		if err != nil {
+			return err
+		}
+		defer cmp.Close()
+		cmps = append(cmps, cmp)
 	}
-	defer cmp.Close()
+	cmp := cmps[0]
 
 	u := ui{env: env, g: g}
 	var counts review.DiffCounts
 	switch {
 	case o.output != "":
 		u.Progress("diff: counting the changes")
-		if counts, err = review.Diff(ctx, cmp, fromRev, toRev, nil, nil); err != nil {
+		if counts, err = review.Diff(ctx, cmps, fromRev, toRev, nil, nil); err != nil {
 			return err
 		}
 		wb := review.DiffWorkbook(ctx, cmp, from, to, counts)
@@ -178,11 +183,11 @@ func runDiff(ctx context.Context, env *Env, g *globalOptions, o *diffOptions) er
 			return err
 		}
 	case g.json:
-		if counts, err = streamDiffJSON(ctx, env.Stdout, cmp, from, to, o.failOn); err != nil {
+		if counts, err = streamDiffJSON(ctx, env.Stdout, cmps, from, to, o.failOn); err != nil {
 			return err
 		}
 	default:
-		if counts, err = streamDiffTable(ctx, env, cmp, fromRev, toRev); err != nil {
+		if counts, err = streamDiffTable(ctx, env, cmps, fromRev, toRev); err != nil {
 			return err
 		}
 	}
@@ -207,7 +212,7 @@ func cmpOr(a, b string) string {
 
 // streamDiffTable prints the changes as they come: TSV when piped (one
 // header), an aligned table per kind of change on a terminal.
-func streamDiffTable(ctx context.Context, env *Env, cmp *store.Comparison, from, to string) (review.DiffCounts, error) {
+func streamDiffTable(ctx context.Context, env *Env, cmps []*store.Comparison, from, to string) (review.DiffCounts, error) {
 	w := bufio.NewWriterSize(env.Stdout, 64<<10)
 	header := []string{"CHANGE", "SYSTEM", "GROUP", "USER", "ITEM", "FROM", "TO", "DETAIL", "FROM_EVIDENCE", "TO_EVIDENCE"}
 	var buffered [][]string
@@ -224,7 +229,7 @@ func streamDiffTable(ctx context.Context, env *Env, cmp *store.Comparison, from,
 			return nil, err
 		}
 	}
-	counts, err := review.Diff(ctx, cmp, from, to, func(review.DiffCategory) error {
+	counts, err := review.Diff(ctx, cmps, from, to, func(review.DiffCategory) error {
 		if env.StdoutTTY {
 			return flush()
 		}
@@ -253,13 +258,13 @@ func streamDiffTable(ctx context.Context, env *Env, cmp *store.Comparison, from,
 // written as it comes (never the whole list in memory):
 //
 //	{"from": {...}, "to": {...}, "changes": [{...}, ...], "summary": {...}, "failed_on": [...]}
-func streamDiffJSON(ctx context.Context, out io.Writer, cmp *store.Comparison, from, to review.DiffSide, failOn []string) (review.DiffCounts, error) {
+func streamDiffJSON(ctx context.Context, out io.Writer, cmps []*store.Comparison, from, to review.DiffSide, failOn []string) (review.DiffCounts, error) {
 	w := bufio.NewWriterSize(out, 64<<10)
 	fj, _ := json.Marshal(from)
 	tj, _ := json.Marshal(to)
 	fmt.Fprintf(w, "{\n  \"from\": %s,\n  \"to\": %s,\n  \"changes\": [", fj, tj)
 	n := 0
-	counts, err := review.Diff(ctx, cmp, from.Review, to.Review, nil, func(_ review.DiffCategory, r []any) error {
+	counts, err := review.Diff(ctx, cmps, from.Review, to.Review, nil, func(_ review.DiffCategory, r []any) error {
 		var b strings.Builder
 		b.WriteByte('{')
 		for i, c := range review.DiffColumns {

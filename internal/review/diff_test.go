@@ -2,6 +2,7 @@ package review
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -153,13 +154,19 @@ var plantedChanges = []string{
 func runDiff(t *testing.T, from, to *store.Store) ([]string, DiffCounts, []string) {
 	t.Helper()
 	ctx := context.Background()
-	cmp, err := from.Compare(ctx, from, to)
-	if err != nil {
-		t.Fatal(err)
+	// Two stores give two connections: the queries run two at a time,
+	// as in uar diff, and the rows must still come in category order.
+	var cmps []*store.Comparison
+	for _, on := range slices.Compact([]*store.Store{from, to}) {
+		cmp, err := on.Compare(ctx, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cmp.Close()
+		cmps = append(cmps, cmp)
 	}
-	defer cmp.Close()
 	var got, ids []string
-	counts, err := Diff(ctx, cmp, q3, q4, nil, func(c DiffCategory, r []any) error {
+	counts, err := Diff(ctx, cmps, q3, q4, nil, func(c DiffCategory, r []any) error {
 		if str(r[0]) != c.Name {
 			t.Errorf("query %s returned change %q", c.Query, r[0])
 		}
@@ -214,7 +221,7 @@ func TestDiffFindsExactlyThePlantedChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmp.Close()
-	same, err := Diff(context.Background(), cmp, q4, q4, nil, nil)
+	same, err := Diff(context.Background(), []*store.Comparison{cmp}, q4, q4, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,6 +273,81 @@ func TestDiffAcrossTwoStores(t *testing.T) {
 	}
 }
 
+// A reader that stops (a closed pipe, a full disk) ends Diff with its
+// error while the other connection's query is still running ahead; both
+// connections are free again afterwards, and a cancelled context ends
+// it the same way.
+func TestDiffStopsBothConnectionsOnError(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func(name string) *store.Store {
+		st, err := store.Open(ctx, filepath.Join(dir, name), store.Options{Create: true, Now: testClock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	a, b := open("q3.db"), open("q4.db")
+	writeQ3(t, a)
+	writeQ4(t, b)
+	compare := func() []*store.Comparison {
+		var cmps []*store.Comparison
+		for _, on := range []*store.Store{a, b} {
+			cmp, err := on.Compare(ctx, a, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmps = append(cmps, cmp)
+		}
+		return cmps
+	}
+	closeAll := func(cmps []*store.Comparison) {
+		for _, c := range cmps {
+			if err := c.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	full := errors.New("disk full")
+	cmps := compare()
+	seen := 0
+	_, err := Diff(ctx, cmps, q3, q4, nil, func(c DiffCategory, r []any) error {
+		seen++
+		if c.Name == "granted" {
+			return full
+		}
+		return nil
+	})
+	if !errors.Is(err, full) {
+		t.Fatalf("Diff = %v, want the reader's error", err)
+	}
+	if seen != 2 { // the regrant, then the first grant
+		t.Errorf("rows delivered before the stop: %d, want 2", seen)
+	}
+	closeAll(cmps)
+
+	cctx, cancel := context.WithCancel(ctx)
+	cmps = compare()
+	_, err = Diff(cctx, cmps, q3, q4, func(c DiffCategory) error {
+		if c.Name == "removed" {
+			cancel()
+		}
+		return nil
+	}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Diff after cancel = %v, want context.Canceled", err)
+	}
+	closeAll(cmps)
+	// The stores still answer: nothing was left holding a connection.
+	if _, counts, _ := runDiff(t, a, b); counts["regranted"] != 1 {
+		t.Errorf("diff after the stops: %v", counts)
+	}
+	if _, err := Diff(ctx, nil, q3, q4, nil, nil); err == nil {
+		t.Error("Diff with no comparison succeeded")
+	}
+}
+
 // The comparison as a workbook: a Summary with the counts, a sheet per
 // kind of change, rebuilt byte for byte.
 func TestDiffWorkbook(t *testing.T) {
@@ -289,7 +371,7 @@ func TestDiffWorkbook(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmp.Close()
-	counts, err := Diff(ctx, cmp, q3, q4, nil, nil)
+	counts, err := Diff(ctx, []*store.Comparison{cmp}, q3, q4, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
