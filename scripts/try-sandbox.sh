@@ -8,6 +8,8 @@ go build -o uar ./cmd/uar
 export PATH="$PWD:$PATH"
 dir=$(mktemp -d)
 uar sandbox --detach --dir "$dir"
+# A failing step must not leave the detached sandbox running (in CI too).
+trap 'uar sandbox stop --dir "$dir" >/dev/null 2>&1 || true' EXIT
 cd "$dir"
 . ./sandbox.env
 uar snapshot && uar score && uar publish

@@ -366,6 +366,9 @@ func (d *demo) print() error {
 	}
 	fmt.Fprintf(w, "\nnext:\n  cd %s\n  uar verify                 # the chain, blobs, derived tables, schema\n", d.dir)
 	fmt.Fprintf(w, "  uar query access           # who has access, and each decision\n  uar query --list           # the auditor's named queries\n")
-	fmt.Fprintf(w, "  uar sandbox                # the fake services, to play the loop by hand\n")
+	// The sandbox gets a folder of its own, beside this one: it refuses to
+	// replace the demo's uar.yaml (not one it wrote), and a demo folder
+	// holding anything else is not started afresh.
+	fmt.Fprintf(w, "  uar sandbox --dir ../uar-sandbox  # the fake services, to play the loop by hand\n")
 	return nil
 }

@@ -121,6 +121,10 @@ func runSnapshot(ctx context.Context, env *Env, g *globalOptions, o *snapshotOpt
 		return usageErrorf("--kind %q: want app or hr", o.kind)
 	case o.kind == "hr" && (o.importFile == "" || o.system != ""):
 		return usageErrorf("--kind hr takes --import FILE and no --system")
+	case o.kind == "hr" && (o.exportedAt != "" || o.acceptGap != ""):
+		// Refused rather than ignored: the HR listing has no export-age
+		// check yet, so these would record nothing.
+		return usageErrorf("--exported-at and --accept-gap apply to app imports; an HR listing's export time is not checked yet")
 	case o.kind == "app" && (o.importFile == "") != (o.system == ""):
 		return usageErrorf("--import and --system go together")
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
+	"github.com/uar-dev/uar/internal/review"
 	"github.com/uar-dev/uar/queries"
 )
 
@@ -95,7 +96,11 @@ func finishTree(env *Env, g *globalOptions, root *cobra.Command) {
 	for _, c := range root.Commands() {
 		complete(c, "review", reviews)
 		complete(c, "only", fixed("jira", "confluence", "slack"))
-		complete(c, "fail-on", fixed("high", "medium", "low"))
+		if c.Name() == "diff" {
+			complete(c, "fail-on", fixed(review.DiffGateNames()...))
+		} else {
+			complete(c, "fail-on", fixed("high", "medium", "low"))
+		}
 		if c.Name() == "query" {
 			c.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 				var names []string

@@ -23,6 +23,14 @@ type sheetSpec struct {
 }
 
 var (
+	// Completeness comes before Access: an auditor tests that the listing
+	// is complete and accurate before looking at any decision.
+	completenessSheet = sheetSpec{name: "Completeness", query: "completeness", cols: []string{
+		"review", "snapshot_id", "source", "system", "no", "kind", "group_name", "group_id", "query_text",
+		"query_params", "pages", "paged_count", "independent_count", "status", "reread", "count_evidence_id",
+		"count_result_hash", "page_evidence_ids", "page_result_hashes", "file_sha256", "file_header",
+		"exported_at", "exported_at_from", "accepted_reason", "accepted_by", "accepted_at", "snapshot_evidence_id"},
+		wrap: []string{"query_text", "page_evidence_ids", "page_result_hashes", "accepted_reason"}}
 	accessSheet = sheetSpec{name: "Access", query: "access", cols: []string{
 		"review", "system", "group_name", "user_login", "user_email", "department", "title", "user_type",
 		"user_status", "last_login", "membership_source", "decision", "decided_by", "decided_at",
@@ -54,7 +62,7 @@ var (
 
 // dataSheets are the workbook's data sheets in order (Summary comes first,
 // Queries last).
-var dataSheets = []sheetSpec{accessSheet, findingsSheet, decisionsSheet, revocationsSheet, qualitySheet, evidenceSheet}
+var dataSheets = []sheetSpec{completenessSheet, accessSheet, findingsSheet, decisionsSheet, revocationsSheet, qualitySheet, evidenceSheet}
 
 // columnKinds says how a column is shown, by its name (the views' names).
 var columnKinds = map[string]report.Kind{
@@ -72,6 +80,9 @@ var columnKinds = map[string]report.Kind{
 	"evidence_id": report.ID, "id": report.ID, "run_id": report.ID, "result_hash": report.ID,
 	"entry_hash": report.ID, "blob_hash": report.ID, "prev_hash": report.ID, "okta_request_id": report.ID,
 	"log_event_id": report.ID, "query_text": report.ID, "sql": report.ID,
+	"snapshot_id": report.Integer, "no": report.Integer, "pages": report.Integer, "paged_count": report.Integer,
+	"independent_count": report.Integer, "reread": report.Integer, "count_evidence_id": report.ID,
+	"snapshot_evidence_id": report.ID, "count_result_hash": report.ID, "file_sha256": report.ID,
 }
 
 // columns builds a sheet's report columns from its spec.

@@ -132,6 +132,54 @@ func buildSummary(ctx context.Context, st *store.Store, o ReportOptions, res *Re
 		add(ps, str(r[1]), fmt.Sprintf("%s accesses, %s users, %s groups", groupDigits(num(r[4])), groupDigits(num(r[3])), groupDigits(num(r[2]))))
 	}
 
+	// Completeness of every listing the population was built from.
+	const cp = "Completeness (query completeness)"
+	listed := map[string]int{}
+	var open []string
+	err = st.QueryEach(ctx, queryText("completeness"), args, ignoreColumns, func(r []any) error {
+		// review, snapshot_id, source, system, no, kind, group_name, ..., status (13), ..., accepted_reason (23), accepted_by (24)
+		state := str(r[13])
+		listed[state]++
+		if state == "gap" || state == "stale" {
+			what := str(r[6])
+			if what == "" {
+				what = str(r[8]) // an import: its "read <file>"
+			}
+			count := "none"
+			if r[12] != nil {
+				count = fmt.Sprint(num(r[12]))
+			}
+			line := fmt.Sprintf("%s: %s, paged %d, independent count %s", state, what, num(r[11]), count)
+			if reason := str(r[23]); reason != "" {
+				line += fmt.Sprintf("; accepted by %s: %s", str(r[24]), reason)
+			} else {
+				line += "; NOT accepted"
+			}
+			open = append(open, line)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	listings := 0
+	for _, n := range listed {
+		listings += n
+	}
+	add(cp, "listings", listings)
+	for _, k := range []string{"complete", "unchecked", "gap", "stale"} {
+		if listed[k] > 0 {
+			add(cp, k, listed[k])
+		}
+	}
+	for i, l := range open {
+		if i == maxSummaryLines {
+			add(cp, "more", fmt.Sprintf("%d more: uar query completeness", len(open)-i))
+			break
+		}
+		add(cp, fmt.Sprintf("exception %d", i+1), l)
+	}
+
 	// Coverage per system, from the review-quality rows (one pass).
 	const cv = "Coverage (query review-quality)"
 	type cover struct {

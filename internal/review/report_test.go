@@ -225,13 +225,14 @@ func TestReportSheetsAreTheViews(t *testing.T) {
 		t.Fatalf("verified %v, anchor %q ok %v", res.Verified, res.Anchor, res.AnchorOK)
 	}
 	want := map[string]int64{
-		"Access":      scalar(t, ro, `SELECT count(*) FROM v_access WHERE review = ?`, rev),
-		"Findings":    scalar(t, ro, `SELECT count(*) FROM v_findings WHERE review = ?`, rev),
-		"Decisions":   scalar(t, ro, `SELECT count(*) FROM v_decisions WHERE review = ?`, rev),
-		"Revocations": scalar(t, ro, `SELECT count(*) FROM v_revocations WHERE review = ?`, rev),
-		"Evidence":    scalar(t, ro, `SELECT count(*) FROM v_evidence e JOIN evidence x ON x.seq = e.seq WHERE x.review IN (?, '')`, rev),
+		"Completeness": scalar(t, ro, `SELECT count(*) FROM snapshot_listings l JOIN v_current_snapshots c ON c.snapshot_id = l.snapshot_id WHERE c.review = ?`, rev),
+		"Access":       scalar(t, ro, `SELECT count(*) FROM v_access WHERE review = ?`, rev),
+		"Findings":     scalar(t, ro, `SELECT count(*) FROM v_findings WHERE review = ?`, rev),
+		"Decisions":    scalar(t, ro, `SELECT count(*) FROM v_decisions WHERE review = ?`, rev),
+		"Revocations":  scalar(t, ro, `SELECT count(*) FROM v_revocations WHERE review = ?`, rev),
+		"Evidence":     scalar(t, ro, `SELECT count(*) FROM v_evidence e JOIN evidence x ON x.seq = e.seq WHERE x.review IN (?, '')`, rev),
 	}
-	if want["Access"] != 9 || want["Decisions"] != 9 || want["Revocations"] != 1 || want["Findings"] < 4 {
+	if want["Access"] != 9 || want["Decisions"] != 9 || want["Revocations"] != 1 || want["Findings"] < 4 || want["Completeness"] == 0 {
 		t.Fatalf("fixture: %v", want)
 	}
 	got := map[string]int64{}
@@ -247,15 +248,37 @@ func TestReportSheetsAreTheViews(t *testing.T) {
 	for _, s := range res.Sheets {
 		names = append(names, s.Name)
 	}
-	if strings.Join(names, ",") != "Summary,Access,Findings,Decisions,Revocations,Review quality,Evidence,Queries" {
+	if strings.Join(names, ",") != "Summary,Completeness,Access,Findings,Decisions,Revocations,Review quality,Evidence,Queries" {
 		t.Errorf("sheets %v", names)
 	}
 	sheets := jsonSheets(t, out)
+	// Every Okta members listing was tied out against Okta's own count,
+	// and the Summary counts the listings by status.
+	members := 0
+	cc := func(r []string, name string) string { return r[slices.Index(completenessSheet.cols, name)] }
+	for _, r := range sheets["Completeness"] {
+		if cc(r, "kind") != "members" {
+			continue
+		}
+		members++
+		if cc(r, "status") != "complete" || cc(r, "independent_count") != cc(r, "paged_count") || cc(r, "count_evidence_id") == "" {
+			t.Errorf("members listing not tied out: %v", r)
+		}
+	}
+	if members == 0 {
+		t.Error("the Completeness sheet has no members listing")
+	}
+	if got := summaryValue(t, sheets, "listings"); got != fmt.Sprint(want["Completeness"]) {
+		t.Errorf("Summary listings = %s, want %d", got, want["Completeness"])
+	}
 	// Every data row carries its evidence id, a ledger row that exists.
 	for _, spec := range dataSheets {
 		col := slices.Index(spec.cols, "evidence_id")
-		if spec.name == evidenceSheet.name {
+		switch spec.name {
+		case evidenceSheet.name:
 			col = slices.Index(spec.cols, "id")
+		case completenessSheet.name:
+			col = slices.Index(spec.cols, "snapshot_evidence_id")
 		}
 		for _, r := range sheets[spec.name] {
 			if _, err := ro.EvidenceByID(context.Background(), r[col]); err != nil {
@@ -457,16 +480,22 @@ func TestReportFormatsAgreeAndFormulasAreInert(t *testing.T) {
 	defer zr.Close()
 	var csvRows [][]string
 	for _, f := range zr.File {
-		if f.Name != "02-access.csv" {
+		if f.Name != "03-access.csv" { // after the Summary and Completeness
 			continue
 		}
-		rc, _ := f.Open()
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
 		recs, err := csv.NewReader(rc).ReadAll()
 		rc.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
 		csvRows = recs[1:]
+	}
+	if len(csvRows) == 0 {
+		t.Fatal("no 03-access.csv in the CSV zip")
 	}
 	for _, r := range csvRows {
 		for _, c := range r {
