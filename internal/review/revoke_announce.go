@@ -24,10 +24,10 @@ const (
 	KindNote       = "note"       // a Slack note
 )
 
-// announceRevocations records a revoke run where people look: a red panel
-// on the review page (with the ledger head, anchoring the run), a comment
+// announceRevocations records a revoke run where people look: a comment
 // on each ticket concerned (the ticket moved to Done once its review is
-// complete) and a Slack note. Each is recorded as a publication; a failure
+// complete), a Slack note, and last a red panel on the review page with
+// the ledger head, anchoring all of it. Each is recorded as a publication; a failure
 // of one does not stop the others and is returned in an *IncompleteError.
 func announceRevocations(ctx context.Context, s *Step, t RevokeTargets, outcomes []revoke.Outcome) error {
 	if len(outcomes) == 0 {
@@ -42,13 +42,6 @@ func announceRevocations(ctx context.Context, s *Step, t RevokeTargets, outcomes
 	published := 0
 	fail := func(service, object string, err error) {
 		errs = append(errs, &PublishError{Service: service, Object: object, Err: err})
-	}
-	if t.Pages == nil || ix.Page == nil {
-		s.Out.Warnf("revoke: no review page published for %s: the revocation panel is not written (run 'uar publish')", s.Review)
-	} else if err := appendPanel(ctx, s, t.Pages, ix.Page, run); err != nil {
-		fail(store.ServiceConfluence, "revocation panel", err)
-	} else {
-		published++
 	}
 	if t.Comments != nil {
 		n, cerrs := commentRevocations(ctx, s, t.Comments, t.JiraBaseURL, ix, outcomes)
@@ -68,6 +61,15 @@ func announceRevocations(ctx context.Context, s *Step, t RevokeTargets, outcomes
 		if err != nil {
 			fail(store.ServiceSlack, "revocation note", err)
 		}
+	}
+	// The panel goes last: the ledger head it carries then covers the
+	// comments and the note just recorded (the run's last anchor).
+	if t.Pages == nil || ix.Page == nil {
+		s.Out.Warnf("revoke: no review page published for %s: the revocation panel is not written (run 'uar publish')", s.Review)
+	} else if err := appendPanel(ctx, s, t.Pages, ix.Page, run); err != nil {
+		fail(store.ServiceConfluence, "revocation panel", err)
+	} else {
+		published++
 	}
 	if len(errs) > 0 {
 		return &IncompleteError{Published: published, Errs: errs}

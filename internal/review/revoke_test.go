@@ -154,6 +154,17 @@ func TestRevokeEndToEnd(t *testing.T) {
 	if n := len(sb.Slack.Messages()); n != 2 {
 		t.Errorf("%d Slack messages, want the summary and the revocation note", n)
 	}
+	// The panel is the run's last write outside: the ledger head it
+	// carries covers the comment and the note recorded before it.
+	anchoredSeq := scalar(t, st, `SELECT max(e.seq) FROM evidence e JOIN publications p ON p.evidence_id = e.id
+		WHERE p.run_id = ? AND COALESCE(json_extract(e.query_params, '$.ledger_head'), '') <> ''`, s.Run.ID)
+	headSeq := scalar(t, st, `SELECT CAST(substr(json_extract(e.query_params, '$.ledger_head'), 1, instr(json_extract(e.query_params, '$.ledger_head'), ':') - 1) AS INTEGER)
+		FROM evidence e WHERE e.seq = ?`, anchoredSeq)
+	lastOther := scalar(t, st, `SELECT max(e.seq) FROM evidence e JOIN publications p ON p.evidence_id = e.id
+		WHERE p.run_id = ? AND p.service IN ('jira', 'slack')`, s.Run.ID)
+	if anchoredSeq == 0 || lastOther == 0 || headSeq < lastOther {
+		t.Errorf("the panel anchors head seq %d (row %d), before the run's last comment or note (row %d)", headSeq, anchoredSeq, lastOther)
+	}
 
 	// Re-run: nothing removed twice; the failed APP_GROUP one is retried
 	// (and fails again), the done one is not.
