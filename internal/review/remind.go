@@ -117,19 +117,6 @@ func Remind(ctx context.Context, s *Step, o RemindOptions) ([]Reminder, error) {
 		return out, err
 	}
 	var errs []error
-	for _, r := range due {
-		body := reminderComment(s.Review, r, reviewersOf(reviewers, r.System, r.Action == "escalated"))
-		cm, err := t.Comments.AddComment(ctx, r.JiraKey, body)
-		if err != nil {
-			errs = append(errs, &PublishError{Service: store.ServiceJira, Object: "reminder on " + r.JiraKey, Err: err})
-			continue
-		}
-		if _, err := RecordPublication(ctx, s, store.Publication{Service: store.ServiceJira, Kind: KindReminder, System: r.System, Action: r.Action,
-			ExternalID: cm.ID, ExternalKey: r.JiraKey, URL: commentURL(t.JiraBaseURL, r.JiraKey, cm.ID), ServiceTime: store.FormatTime(cm.Created)}, ""); err != nil {
-			return out, err
-		}
-		s.Out.Infof("remind: %s %s (%d pending, deadline %s)", r.Action, r.JiraKey, r.Pending, r.Deadline)
-	}
 	if t.Chat != nil {
 		m, err := t.Chat.PostNote(ctx, reminderNote(s.Review, due))
 		if m.TS != "" {
@@ -141,6 +128,25 @@ func Remind(ctx context.Context, s *Step, o RemindOptions) ([]Reminder, error) {
 		if err != nil {
 			errs = append(errs, &PublishError{Service: store.ServiceSlack, Object: "reminder", Err: err})
 		}
+	}
+	for _, r := range due {
+		// Each reminder carries the ledger head as it is posted: the last
+		// one anchors the run's writes (the Slack note went first).
+		head, err := s.Store.Head(ctx)
+		if err != nil {
+			return out, err
+		}
+		body := reminderComment(s.Review, r, reviewersOf(reviewers, r.System, r.Action == "escalated"), head.String())
+		cm, err := t.Comments.AddComment(ctx, r.JiraKey, body)
+		if err != nil {
+			errs = append(errs, &PublishError{Service: store.ServiceJira, Object: "reminder on " + r.JiraKey, Err: err})
+			continue
+		}
+		if _, err := RecordPublication(ctx, s, store.Publication{Service: store.ServiceJira, Kind: KindReminder, System: r.System, Action: r.Action,
+			ExternalID: cm.ID, ExternalKey: r.JiraKey, URL: commentURL(t.JiraBaseURL, r.JiraKey, cm.ID), ServiceTime: store.FormatTime(cm.Created)}, head.String()); err != nil {
+			return out, err
+		}
+		s.Out.Infof("remind: %s %s (%d pending, deadline %s)", r.Action, r.JiraKey, r.Pending, r.Deadline)
 	}
 	if len(errs) > 0 {
 		return out, &IncompleteError{Published: len(due) - len(errs), Errs: errs}
@@ -191,7 +197,7 @@ func reviewersOf(rs []store.Reviewer, system string, escalate bool) []store.Revi
 	return out
 }
 
-func reminderComment(review string, r Reminder, mention []store.Reviewer) json.RawMessage {
+func reminderComment(review string, r Reminder, mention []store.Reviewer, ledgerHead string) json.RawMessage {
 	var inline []*jira.Node
 	for i, m := range mention {
 		if i > 0 {
@@ -210,7 +216,7 @@ func reminderComment(review string, r Reminder, mention []store.Reviewer) json.R
 		msg = fmt.Sprintf(" Reminder: %d access(es) of %s are still pending in UAR %s; the deadline is %s (UTC), in %d day(s).", r.Pending, r.System, review, r.Deadline, r.DaysLeft)
 	}
 	inline = append(inline, jira.Text(msg+" Reply with REVOKE: or CERTIFY: lines, as the description explains."))
-	return jira.Doc(jira.Paragraph(inline...)).Raw()
+	return jira.Doc(jira.Paragraph(inline...), jira.Paragraph(jira.Text("uar evidence ledger head: "+ledgerHead))).Raw()
 }
 
 func reminderNote(review string, due []Reminder) string {

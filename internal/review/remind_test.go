@@ -2,6 +2,8 @@ package review
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -100,4 +102,45 @@ func TestRemindSchedule(t *testing.T) {
 	if got := len(sb.Slack.Messages()); got != 3 { // the summary, the reminder, the escalation
 		t.Errorf("%d Slack messages", got)
 	}
+	// Each reminder carries the ledger head as it was posted, recorded as
+	// an anchor; the run's last one covers its Slack note.
+	var anchors, lastHead, slackSeq int64
+	err = st.QueryEach(context.Background(), `SELECT e.seq, p.service, COALESCE(json_extract(e.query_params, '$.ledger_head'), '')
+		FROM evidence e JOIN publications p ON p.evidence_id = e.id WHERE p.kind = 'reminder' ORDER BY e.seq`, nil,
+		func([]string) error { return nil }, func(r []any) error {
+			head := r[2].(string)
+			switch {
+			case r[1] == "slack":
+				slackSeq = r[0].(int64)
+			case head != "":
+				anchors++
+				seq, _, _ := strings.Cut(head, ":")
+				n, err := strconv.ParseInt(seq, 10, 64)
+				if err != nil {
+					return fmt.Errorf("ledger head %q: %w", head, err)
+				}
+				lastHead = n
+				if !strings.Contains(lastBodies(sb), head) {
+					return fmt.Errorf("ledger head %s is in no reminder comment", head)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if anchors != 6 || lastHead < slackSeq {
+		t.Errorf("reminders anchored: %d (want 6), last head seq %d, the last Slack note at %d", anchors, lastHead, slackSeq)
+	}
+}
+
+// lastBodies is every Jira comment's text, joined.
+func lastBodies(sb *sandbox.Running) string {
+	var b strings.Builder
+	for _, is := range sb.Jira.Issues() {
+		for _, c := range is.Comments {
+			b.Write(c.Body)
+		}
+	}
+	return b.String()
 }
