@@ -232,9 +232,9 @@ func TestDiffFindsExactlyThePlantedChanges(t *testing.T) {
 	}
 }
 
-// Two stores from two machines (different run ids, ledger positions,
-// snapshot ids): the diff finds the same changes through ATTACH.
-func TestDiffAcrossTwoStores(t *testing.T) {
+// twoStores opens two fresh stores, as two machines would have them.
+func twoStores(t *testing.T) (*store.Store, *store.Store) {
+	t.Helper()
 	dir := t.TempDir()
 	open := func(name string) *store.Store {
 		st, err := store.Open(context.Background(), filepath.Join(dir, name), store.Options{Create: true, Now: testClock})
@@ -244,7 +244,13 @@ func TestDiffAcrossTwoStores(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		return st
 	}
-	a, b := open("q3.db"), open("q4.db")
+	return open("q3.db"), open("q4.db")
+}
+
+// Two stores from two machines (different run ids, ledger positions,
+// snapshot ids): the diff finds the same changes through ATTACH.
+func TestDiffAcrossTwoStores(t *testing.T) {
+	a, b := twoStores(t)
 	writeQ3(t, a)
 	// The other machine's store has a history of its own first.
 	s, _ := newStep(t, b, "snapshot", "2026-Q2")
@@ -278,17 +284,8 @@ func TestDiffAcrossTwoStores(t *testing.T) {
 // connections are free again afterwards, and a cancelled context ends
 // it the same way.
 func TestDiffStopsBothConnectionsOnError(t *testing.T) {
-	dir := t.TempDir()
 	ctx := context.Background()
-	open := func(name string) *store.Store {
-		st, err := store.Open(ctx, filepath.Join(dir, name), store.Options{Create: true, Now: testClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	a, b := open("q3.db"), open("q4.db")
+	a, b := twoStores(t)
 	writeQ3(t, a)
 	writeQ4(t, b)
 	compare := func() []*store.Comparison {
