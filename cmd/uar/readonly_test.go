@@ -68,6 +68,56 @@ func TestAuditorCommandsOnReadOnlyMedia(t *testing.T) {
 	if after := listing(t, media); !slices.Equal(before, after) {
 		t.Errorf("the folder changed:\nbefore %v\nafter  %v", before, after)
 	}
+
+	// Two handed-over reviews (the demo's, taken twice) on read-only
+	// media: diff opens each store twice (two connections), report and
+	// evidence show read them; none writes beside them.
+	handed := filepath.Join(root, "handed")
+	for _, d := range []string{"a", "b"} {
+		if out, err := run(false, "demo", "--dir", filepath.Join(handed, d)); err != nil {
+			t.Fatalf("demo into %s: %v\n%s", d, err, out)
+		}
+	}
+	outDir := filepath.Join(root, "out")
+	if err := os.Mkdir(outDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(outDir, 0o777); err != nil { // past the umask: nobody writes the report here
+		t.Fatal(err)
+	}
+	if err := filepath.Walk(handed, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if info.IsDir() {
+			return os.Chmod(p, 0o555)
+		}
+		return os.Chmod(p, 0o444)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	beforeA, beforeB := listing(t, filepath.Join(handed, "a")), listing(t, filepath.Join(handed, "b"))
+	a, b := filepath.Join(handed, "a", "uar.db"), filepath.Join(handed, "b", "uar.db")
+	// b's population was taken before a's revocations, so a's two proven
+	// removals read as present again (regranted); nothing else changed.
+	if out, err := run(true, "diff", "--from-db", a, "--to-db", b, "--fail-on", "granted,removed"); err != nil || !strings.Contains(out, "2 regranted, 0 granted, 0 removed") {
+		t.Fatalf("diff on read-only media: %v\n%s", err, out)
+	}
+	if out, err := run(true, "report", "--db", a, "--no-record", "-o", filepath.Join(outDir, "r.xlsx")); err != nil {
+		t.Fatalf("report on read-only media: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(outDir, "r.xlsx")); err != nil {
+		t.Fatalf("report on read-only media wrote no workbook: %v", err)
+	}
+	if out, err := run(true, "evidence", "show", "1", "--db", b); err != nil || !strings.Contains(out, "E") {
+		t.Fatalf("evidence show on read-only media: %v\n%s", err, out)
+	}
+	if after := listing(t, filepath.Join(handed, "a")); !slices.Equal(beforeA, after) {
+		t.Errorf("store a's folder changed:\nbefore %v\nafter  %v", beforeA, after)
+	}
+	if after := listing(t, filepath.Join(handed, "b")); !slices.Equal(beforeB, after) {
+		t.Errorf("store b's folder changed:\nbefore %v\nafter  %v", beforeB, after)
+	}
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {

@@ -50,7 +50,7 @@ func (s *Store) Compare(ctx context.Context, from, to *Store) (*Comparison, erro
 	}{{SchemaFrom, from}, {SchemaTo, to}} {
 		// The file name is bound, never spliced; the schema name is one of
 		// the two constants above.
-		if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+at.schema, readOnlyURI(at.st.path)); err != nil {
+		if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+at.schema, at.st.attach); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("store: attach %s as %s: %w", at.st.path, at.schema, err)
 		}
@@ -61,6 +61,12 @@ func (s *Store) Compare(ctx context.Context, from, to *Store) (*Comparison, erro
 // readOnlyURI is an SQLite URI that opens path read-only.
 func readOnlyURI(path string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro"
+}
+
+// immutableURI opens path read-only as a file nobody changes: no -wal or
+// -shm is read or created (read-only media; see Open).
+func immutableURI(path string) string {
+	return readOnlyURI(path) + "&immutable=1"
 }
 
 // QueryEach runs a read query on the comparison and streams it as

@@ -105,6 +105,11 @@ type Store struct {
 	readOnly bool
 	busy     time.Duration
 	cleanup  func() // removes a private read-only copy, if one was made
+	// attach is the URI another connection ATTACHes this store by
+	// (Compare): read-only, and for a read-only store the way Open found
+	// to read it (immutable, mode=ro or the private copy), so a comparison
+	// works on read-only media too.
+	attach string
 }
 
 // Open opens (and, for writers, migrates) the store at path.
@@ -210,11 +215,11 @@ func openDB(ctx context.Context, path, dsn string, now func() time.Time, busy ti
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	return newStore(ctx, db, path, now, busy, readOnly, cleanup)
+	return newStore(ctx, db, path, now, busy, readOnly, cleanup, readOnlyURI(path))
 }
 
-func newStore(ctx context.Context, db *sql.DB, path string, now func() time.Time, busy time.Duration, readOnly bool, cleanup func()) (*Store, error) {
-	s := &Store{db: db, path: path, now: now, readOnly: readOnly, busy: busy, cleanup: cleanup}
+func newStore(ctx context.Context, db *sql.DB, path string, now func() time.Time, busy time.Duration, readOnly bool, cleanup func(), attach string) (*Store, error) {
+	s := &Store{db: db, path: path, now: now, readOnly: readOnly, busy: busy, cleanup: cleanup, attach: attach}
 	if s.now == nil {
 		s.now = func() time.Time { panic("store: no clock") }
 	}
@@ -241,7 +246,7 @@ func probeUARStore(ctx context.Context, path string, busy time.Duration) error {
 	if err != nil || string(hdr) != sqliteHeader {
 		return fmt.Errorf("store %s: not a SQLite database; refusing to use it (give --db a new file or an existing uar store): %w", path, ErrNotUARStore)
 	}
-	db, cleanup, err := readOnlyDB(ctx, path, busy, false)
+	db, cleanup, _, err := readOnlyDB(ctx, path, busy, false)
 	if err != nil {
 		return err
 	}
@@ -260,11 +265,11 @@ func probeUARStore(ctx context.Context, path string, busy time.Duration) error {
 
 // openReadOnly opens path for reading only; see Open.
 func openReadOnly(ctx context.Context, path string, now func() time.Time, busy time.Duration) (*Store, error) {
-	db, cleanup, err := readOnlyDB(ctx, path, busy, true)
+	db, cleanup, attach, err := readOnlyDB(ctx, path, busy, true)
 	if err != nil {
 		return nil, err
 	}
-	return newStore(ctx, db, path, now, busy, true, cleanup)
+	return newStore(ctx, db, path, now, busy, true, cleanup, attach)
 }
 
 // readOnlyDB opens path read-only following the plan described on Open,
@@ -274,7 +279,7 @@ func openReadOnly(ctx context.Context, path string, now func() time.Time, busy t
 // cannot be read in place are ignored (immutable) instead of copied: the
 // probe only asks whether the file is a uar store, and the writer then
 // recovers the log itself.
-func readOnlyDB(ctx context.Context, path string, busy time.Duration, mayCopy bool) (*sql.DB, func(), error) {
+func readOnlyDB(ctx context.Context, path string, busy time.Duration, mayCopy bool) (*sql.DB, func(), string, error) {
 	walSize, walExists := fileSize(path + "-wal")
 	_, shmExists := fileSize(path + "-shm")
 	frames := walExists && walSize > 0
@@ -307,36 +312,36 @@ func readOnlyDB(ctx context.Context, path string, busy time.Duration, mayCopy bo
 	if !frames && !(walExists && shmExists) || !mayCopy && !shmExists {
 		db, err := try(fileDSN(path, immutable()))
 		if err != nil {
-			return nil, nil, fmt.Errorf("store: open %s read-only: %w", path, classify(err))
+			return nil, nil, "", fmt.Errorf("store: open %s read-only: %w", path, classify(err))
 		}
-		return db, nothing, nil
+		return db, nothing, immutableURI(path), nil
 	}
 	if shmExists {
 		q := base()
 		q.Set("mode", "ro")
 		if db, err := try(fileDSN(path, q)); err == nil {
-			return db, nothing, nil
+			return db, nothing, readOnlyURI(path), nil
 		}
 		if !frames || !mayCopy {
 			db, err := try(fileDSN(path, immutable()))
 			if err != nil {
-				return nil, nil, fmt.Errorf("store: open %s read-only: %w", path, classify(err))
+				return nil, nil, "", fmt.Errorf("store: open %s read-only: %w", path, classify(err))
 			}
-			return db, nothing, nil
+			return db, nothing, immutableURI(path), nil
 		}
 	}
 	// Un-checkpointed frames that cannot be read in place: read a private
 	// copy of the file and its log, never the original's folder.
 	dir, err := os.MkdirTemp("", "uar-ro-")
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: open %s read-only: %s-wal holds uncommitted pages and cannot be read in place: %w", path, path, err)
+		return nil, nil, "", fmt.Errorf("store: open %s read-only: %s-wal holds uncommitted pages and cannot be read in place: %w", path, path, err)
 	}
 	cleanup := func() { os.RemoveAll(dir) }
 	cp := filepath.Join(dir, filepath.Base(path))
 	for _, suffix := range []string{"", "-wal"} {
 		if err := copyFile(path+suffix, cp+suffix); err != nil {
 			cleanup()
-			return nil, nil, fmt.Errorf("store: open %s read-only: copy: %w", path, err)
+			return nil, nil, "", fmt.Errorf("store: open %s read-only: copy: %w", path, err)
 		}
 	}
 	q := base()
@@ -344,9 +349,9 @@ func readOnlyDB(ctx context.Context, path string, busy time.Duration, mayCopy bo
 	db, err := try(fileDSN(cp, q))
 	if err != nil {
 		cleanup()
-		return nil, nil, fmt.Errorf("store: open %s read-only (private copy): %w", path, classify(err))
+		return nil, nil, "", fmt.Errorf("store: open %s read-only (private copy): %w", path, classify(err))
 	}
-	return db, cleanup, nil
+	return db, cleanup, readOnlyURI(cp), nil
 }
 
 func fileSize(p string) (int64, bool) {
