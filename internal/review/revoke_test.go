@@ -288,3 +288,83 @@ func TestRevokeBlastRadius(t *testing.T) {
 		t.Fatalf("with --max: %v", err)
 	}
 }
+
+// A system whose every access is decided and whose revocations are all
+// proven is moved to Done by the revoke run that finishes it, once: a
+// re-run finds it done and moves nothing; a system still pending stays
+// open.
+func TestRevokeMovesACompleteSystemToDone(t *testing.T) {
+	ctx := context.Background()
+	st, sb, systems := testStore(t), startSandbox(t, nil), sandbox.ReferenceSystems()
+	snapshotAndScore(t, st, sb, rev, systems)
+	s, _ := newStep(t, st, "publish", rev)
+	if _, err := Publish(ctx, s, publishOpts(sandboxTargets(s, sb), systems)); err != nil {
+		t.Fatal(err)
+	}
+	pop, err := LoadPopulation(ctx, st, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]model.User{}
+	for _, u := range pop.Snap.Users {
+		users[u.ID] = u
+	}
+	groups := map[string]model.Group{}
+	for _, g := range pop.Snap.Groups {
+		groups[g.ID] = g
+	}
+	// Every NetSuite access decided: one OKTA_GROUP membership revoked,
+	// every other certified one by one.
+	var rows []store.Decision
+	revoked := false
+	for _, m := range pop.Snap.Memberships {
+		g, u := groups[m.GroupID], users[m.UserID]
+		if g.System != "NetSuite" {
+			continue
+		}
+		d := store.Decision{Action: model.ActionCertify, Target: u.Email, GroupName: g.Name, UserID: u.ID, DecidedBy: "acct",
+			DecidedByEmail: "nina.patel@company.com", JiraKey: "UAR-1", CommentID: "10001"}
+		if !revoked && g.Type == model.GroupTypeOkta {
+			d.Action, revoked = model.ActionRevoke, true
+		}
+		rows = append(rows, d)
+	}
+	if !revoked {
+		t.Fatal("reference org: no NetSuite OKTA_GROUP membership")
+	}
+	seedDecisions(t, st, "NetSuite", rows...)
+	status := func(key string) string {
+		for _, is := range sb.Jira.Issues() {
+			if is.Key == key {
+				return is.Status
+			}
+		}
+		t.Fatalf("no ticket %s", key)
+		return ""
+	}
+	transitions := func() int64 {
+		return scalar(t, st, `SELECT count(*) FROM publications WHERE kind = 'transition'`)
+	}
+	open := status("UAR-1")
+	s, out := newStep(t, st, "revoke", rev)
+	if _, err := Revoke(ctx, s, revokeOpts(revokeTargetsFor(s, sb))); err != nil {
+		t.Fatalf("revoke: %v\n%s", err, out)
+	}
+	if got := status("UAR-1"); got == open || !strings.EqualFold(got, "Done") {
+		t.Errorf("UAR-1 is %q after its last revocation, want Done (was %q)", got, open)
+	}
+	if got := status("UAR-2"); got != open {
+		t.Errorf("UAR-2 (Salesforce, undecided) moved to %q", got)
+	}
+	if n := transitions(); n != 1 {
+		t.Errorf("%d transitions recorded, want 1", n)
+	}
+	// A later run with nothing to do moves nothing again.
+	s, _ = newStep(t, st, "revoke", rev)
+	if _, err := Revoke(ctx, s, revokeOpts(revokeTargetsFor(s, sb))); err != nil {
+		t.Fatal(err)
+	}
+	if n := transitions(); n != 1 {
+		t.Errorf("after a re-run: %d transitions recorded, want 1", n)
+	}
+}
