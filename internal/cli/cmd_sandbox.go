@@ -267,5 +267,8 @@ func sandboxParseGenerate(spec string) (sandbox.GenerateOptions, error) {
 			return gen, usageErrorf("--generate: unknown key %q (known: users, groups, memberships, seed, nonsox, systems)", k)
 		}
 	}
+	if err := gen.Validate(); err != nil {
+		return gen, usageErrorf("--generate: %v", err)
+	}
 	return gen, nil
 }

@@ -50,10 +50,8 @@ var (
 	oktaGenRoles = []string{"Admins", "Users", "Approvers", "ReadOnly", "Preparers", "Reviewers", "Posters", "Auditors"}
 )
 
-// Generate builds a synthetic org deterministically from o.Seed. It is
-// linear in users and memberships: 50,000 users, 400 SOX groups and
-// 500,000 memberships take well under a second or two.
-func Generate(o GenerateOptions) *Org {
+// withDefaults fills in what o leaves zero.
+func (o GenerateOptions) withDefaults() GenerateOptions {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
@@ -75,6 +73,26 @@ func Generate(o GenerateOptions) *Org {
 	if o.Now.IsZero() {
 		o.Now = ReferenceNow
 	}
+	return o
+}
+
+// Validate reports options no org can satisfy: the SOX groups hold
+// exactly Memberships, each user at most once per group, so more than
+// users × groups is refused rather than quietly capped.
+func (o GenerateOptions) Validate() error {
+	d := o.withDefaults()
+	if d.Memberships > d.Users*d.SOXGroups {
+		return fmt.Errorf("memberships=%d: at most users × groups = %d × %d = %d (a user is in a group once)",
+			d.Memberships, d.Users, d.SOXGroups, d.Users*d.SOXGroups)
+	}
+	return nil
+}
+
+// Generate builds a synthetic org deterministically from o.Seed. It is
+// linear in users and memberships: 50,000 users, 400 SOX groups and
+// 500,000 memberships take well under a second or two.
+func Generate(o GenerateOptions) *Org {
+	o = o.withDefaults()
 	rng := rand.New(rand.NewPCG(o.Seed, 0x5ca1ab1e))
 	org := &Org{Now: o.Now}
 	day := 24 * time.Hour
