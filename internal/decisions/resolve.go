@@ -195,8 +195,8 @@ func Resolve(in Input) Result {
 func (r *resolver) prepare() {
 	for _, s := range r.in.Systems {
 		st := &sysState{System: s, ownerEmail: strings.ToLower(s.Owner.Email)}
-		seen := map[[2]string]bool{}
-		st.Access = nil
+		seen := make(map[[2]string]bool, len(s.Access))
+		st.Access = make([]Access, 0, len(s.Access)) // sized once: a system may hold 100,000 accesses
 		for _, a := range s.Access {
 			k := [2]string{accessUserKey(a), strings.ToLower(a.Group)}
 			if !seen[k] {
@@ -223,7 +223,7 @@ func (r *resolver) prepare() {
 	}
 	slices.SortStableFunc(r.systems, func(a, b *sysState) int { return cmp.Compare(a.Name, b.Name) })
 	for si, s := range r.systems {
-		s.byAddr = map[string][]int{}
+		s.byAddr = make(map[string][]int, len(s.Access))
 		for ai, a := range s.Access {
 			k := accessUserKey(a)
 			r.byUser[k] = append(r.byUser[k], accessRef{si, ai})
@@ -667,7 +667,13 @@ func (r *resolver) result() Result {
 			cmp.Compare(a.GroupName, b.GroupName), cmp.Compare(a.Target, b.Target), cmp.Compare(a.UserID, b.UserID),
 			cmp.Compare(a.Status, b.Status))
 	})
-	res := Result{Decisions: make([]model.Decision, len(r.records)), Access: []AccessState{}, Replies: []Reply{}, Summaries: []Summary{}}
+	accesses := 0
+	for _, s := range r.systems {
+		accesses += len(s.Access)
+	}
+	// Access is sized once: at 500,000 accesses, growing it by appends
+	// held about twice its size at the peak.
+	res := Result{Decisions: make([]model.Decision, len(r.records)), Access: make([]AccessState, 0, accesses), Replies: []Reply{}, Summaries: []Summary{}}
 	winner := map[accessRef]int{}
 	guarded := map[accessRef]bool{}
 	for i, rec := range r.records {

@@ -1,9 +1,11 @@
 package review
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -206,23 +208,46 @@ func adminGroups(ctx context.Context, st *store.Store, sc *store.Scoring) (func(
 // decisionsInput builds the resolution input of every system with members.
 func decisionsInput(snap *model.Snapshot, findings []model.Finding, systems []model.System, reviewers []store.Reviewer,
 	ix *PublicationIndex, admin func(string) bool) decisions.Input {
-	v := BuildView(systems, snap, nil, "")
-	users := map[string]model.User{}
-	for _, u := range snap.Users {
-		users[u.Login] = u
+	// The accesses of each system, as BuildView groups them (the system
+	// each group was mapped to at snapshot time; systems with members, by
+	// name), without building the view's display rows: at 500,000
+	// memberships those cost about 500 MB of garbage.
+	users := make(map[string]*model.User, len(snap.Users))
+	for i := range snap.Users {
+		users[snap.Users[i].ID] = &snap.Users[i]
 	}
-	groupID := map[string]string{}
-	for _, g := range snap.Groups {
-		groupID[g.System+"\x00"+g.Name] = g.ID
+	groups := make(map[string]*model.Group, len(snap.Groups))
+	for i := range snap.Groups {
+		groups[snap.Groups[i].ID] = &snap.Groups[i]
+	}
+	access := map[string][]decisions.Access{}
+	for _, m := range snap.Memberships {
+		g := groups[m.GroupID]
+		if g == nil || g.System == "" {
+			continue
+		}
+		a := decisions.Access{Login: m.UserID, GroupID: g.ID, Group: g.Name}
+		if u := users[m.UserID]; u != nil {
+			a.UserID, a.Login, a.Email = u.ID, u.Login, u.Email
+		}
+		access[g.System] = append(access[g.System], a)
+	}
+	conf := make(map[string]model.System, len(systems))
+	for _, sys := range systems {
+		conf[sys.Name] = sys
 	}
 	in := decisions.Input{Findings: findings}
-	for _, sv := range v.Systems {
-		ds := decisions.System{Name: sv.System.Name}
-		if t, ok := ix.Tickets[sv.System.Name]; ok {
+	for _, name := range slices.Sorted(maps.Keys(access)) {
+		sys, ok := conf[name]
+		if !ok {
+			sys = model.System{Name: name}
+		}
+		ds := decisions.System{Name: name}
+		if t, ok := ix.Tickets[name]; ok {
 			ds.JiraKey = t.ExternalKey
 		}
 		for _, r := range reviewers {
-			if r.System != sv.System.Name {
+			if r.System != name {
 				continue
 			}
 			rv := decisions.Reviewer{AccountID: r.AccountID, Email: r.Email}
@@ -237,15 +262,24 @@ func decisionsInput(snap *model.Snapshot, findings []model.Finding, systems []mo
 		}
 		// Reviewers without a Jira account still decide by email (CSV).
 		if ds.Owner.Email == "" {
-			ds.Owner.Email = sv.System.Owner
+			ds.Owner.Email = sys.Owner
 		}
 		if ds.Backup.Email == "" {
-			ds.Backup.Email = sv.System.BackupReviewer
+			ds.Backup.Email = sys.BackupReviewer
 		}
-		for _, a := range sv.Access {
-			u := users[a.UserLogin]
-			ds.Access = append(ds.Access, decisions.Access{UserID: u.ID, Login: a.UserLogin, Email: a.UserEmail,
-				GroupID: groupID[sv.System.Name+"\x00"+a.GroupName], Group: a.GroupName, Admin: admin(a.GroupName)})
+		ds.Access = access[name]
+		slices.SortFunc(ds.Access, func(a, b decisions.Access) int {
+			return cmp.Or(strings.Compare(a.Group, b.Group), strings.Compare(a.Login, b.Login))
+		})
+		isAdmin := map[string]bool{} // per group: the policy's globs, matched once
+		for i := range ds.Access {
+			g := ds.Access[i].Group
+			v, ok := isAdmin[g]
+			if !ok {
+				v = admin(g)
+				isAdmin[g] = v
+			}
+			ds.Access[i].Admin = v
 		}
 		in.Systems = append(in.Systems, ds)
 	}
