@@ -54,10 +54,10 @@ func revokeOpts(t RevokeTargets) RevokeOptions {
 	return RevokeOptions{MaxPerRun: 25, Workers: 4, Connect: func(bool) (RevokeTargets, error) { return t, nil }}
 }
 
-// The whole revoke step against the sandbox: removals proven in Okta, one
-// APP_GROUP refusal that does not stop the others, the panel on the page,
-// a comment per ticket, a Slack note; a re-run repeats nothing.
-func TestRevokeEndToEnd(t *testing.T) {
+// publishedReference is the reference org snapshotted, scored and
+// published, with its population and its users and groups by id.
+func publishedReference(t *testing.T) (*store.Store, *sandbox.Running, []model.System, *Population, map[string]model.User, map[string]model.Group) {
+	t.Helper()
 	ctx := context.Background()
 	st, sb, systems := testStore(t), startSandbox(t, nil), sandbox.ReferenceSystems()
 	snapshotAndScore(t, st, sb, rev, systems)
@@ -69,8 +69,6 @@ func TestRevokeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Pick two NetSuite memberships: one OKTA_GROUP, and every APP_GROUP one.
-	var okRow, appRow *store.Decision
 	users := map[string]model.User{}
 	for _, u := range pop.Snap.Users {
 		users[u.ID] = u
@@ -79,6 +77,17 @@ func TestRevokeEndToEnd(t *testing.T) {
 	for _, g := range pop.Snap.Groups {
 		groups[g.ID] = g
 	}
+	return st, sb, systems, pop, users, groups
+}
+
+// The whole revoke step against the sandbox: removals proven in Okta, one
+// APP_GROUP refusal that does not stop the others, the panel on the page,
+// a comment per ticket, a Slack note; a re-run repeats nothing.
+func TestRevokeEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	st, sb, systems, pop, users, groups := publishedReference(t)
+	// Pick two NetSuite memberships: one OKTA_GROUP, and every APP_GROUP one.
+	var okRow, appRow *store.Decision
 	for _, m := range pop.Snap.Memberships {
 		g, u := groups[m.GroupID], users[m.UserID]
 		d := &store.Decision{Action: model.ActionRevoke, Target: u.Email, GroupName: g.Name, UserID: u.ID, DecidedBy: "acct", DecidedByEmail: "nina.patel@company.com", JiraKey: "UAR-1", CommentID: "10001"}
@@ -100,7 +109,7 @@ func TestRevokeEndToEnd(t *testing.T) {
 	seedDecisions(t, st, "NetSuite", rows...)
 
 	// Dry run: the plan, nothing removed.
-	s, _ = newStep(t, st, "revoke", rev)
+	s, _ := newStep(t, st, "revoke", rev)
 	o := revokeOpts(revokeTargetsFor(s, sb))
 	o.DryRun = true
 	res, err := Revoke(ctx, s, o)
@@ -295,24 +304,7 @@ func TestRevokeBlastRadius(t *testing.T) {
 // open.
 func TestRevokeMovesACompleteSystemToDone(t *testing.T) {
 	ctx := context.Background()
-	st, sb, systems := testStore(t), startSandbox(t, nil), sandbox.ReferenceSystems()
-	snapshotAndScore(t, st, sb, rev, systems)
-	s, _ := newStep(t, st, "publish", rev)
-	if _, err := Publish(ctx, s, publishOpts(sandboxTargets(s, sb), systems)); err != nil {
-		t.Fatal(err)
-	}
-	pop, err := LoadPopulation(ctx, st, rev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := map[string]model.User{}
-	for _, u := range pop.Snap.Users {
-		users[u.ID] = u
-	}
-	groups := map[string]model.Group{}
-	for _, g := range pop.Snap.Groups {
-		groups[g.ID] = g
-	}
+	st, sb, _, pop, users, groups := publishedReference(t)
 	// Every NetSuite access decided: one OKTA_GROUP membership revoked,
 	// every other certified one by one.
 	var rows []store.Decision
