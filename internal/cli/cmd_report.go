@@ -24,7 +24,8 @@ type reportOptions struct {
 }
 
 const reportLong = `Write the auditor workbook of a review: a Summary, then one sheet per named
-query (Access, Findings, Decisions, Revocations, Review quality, Evidence) and
+query (Completeness, Access, Findings, Decisions, Revocations, Review quality,
+Evidence) and
 the Queries sheet with the full SQL of each, so any figure can be re-run with
 'uar query NAME'. Every row carries the evidence_id of the ledger row it came
 from ('uar evidence show ID --raw' prints that row's raw bytes).
