@@ -134,18 +134,25 @@ func publishOpts(t PublishTargets, systems []model.System) PublishOptions {
 		Connect: func(bool) (PublishTargets, error) { return t, nil }}
 }
 
+// deriveSnapshot writes snap in tx as an Okta snapshot of s's review,
+// sealed as the snapshot pass is, and returns its id.
+func deriveSnapshot(ctx context.Context, tx *store.Tx, s *Step, snap *model.Snapshot) (int64, error) {
+	var sid int64
+	_, err := s.Ledger.Derive(ctx, tx, "snapshot.okta", func(evID string) (evidence.Derived, error) {
+		var err error
+		sid, err = tx.InsertSnapshot(ctx, store.SnapshotHeader{Review: s.Review, Source: store.SnapshotOkta, RunID: s.Run.ID}, snap, evID)
+		return evidence.Derived{Scopes: snapshotScopes(sid), Params: SnapshotOktaParams{SnapshotID: sid, Systems: []model.System{}}}, err
+	})
+	return sid, err
+}
+
 // seedPopulation writes snap as the review's snapshot with an empty
 // scoring of it, without Okta (benchmarks of the steps after scoring).
 func seedPopulation(t testing.TB, s *Step, snap *model.Snapshot) {
 	t.Helper()
 	ctx := context.Background()
 	err := s.Store.WithTx(ctx, func(tx *store.Tx) error {
-		var sid int64
-		_, err := s.Ledger.Derive(ctx, tx, "snapshot.okta", func(evID string) (evidence.Derived, error) {
-			var err error
-			sid, err = tx.InsertSnapshot(ctx, store.SnapshotHeader{Review: s.Review, Source: store.SnapshotOkta, RunID: s.Run.ID}, snap, evID)
-			return evidence.Derived{Scopes: snapshotScopes(sid), Params: SnapshotOktaParams{SnapshotID: sid, Systems: []model.System{}}}, err
-		})
+		sid, err := deriveSnapshot(ctx, tx, s, snap)
 		if err != nil {
 			return err
 		}

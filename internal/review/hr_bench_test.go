@@ -6,12 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uar-dev/uar/internal/evidence"
 	"github.com/uar-dev/uar/internal/importer"
-	"github.com/uar-dev/uar/internal/model"
 	"github.com/uar-dev/uar/internal/sandbox"
 	"github.com/uar-dev/uar/internal/score"
-	"github.com/uar-dev/uar/internal/store"
 )
 
 // BenchmarkHRImportAndChecks measures, at review scale (55,000 generated
@@ -35,19 +32,7 @@ func BenchmarkHRImportAndChecks(b *testing.B) {
 	files := sandbox.GenerateHR(org, 1)
 	snap := orgSnapshot(org)
 	cs := newClockedStore(b)
-	seed := func(rev string, at time.Time) {
-		cs.now = at
-		s := cs.step(b, "snapshot", rev)
-		if err := cs.WithTx(ctx, func(tx *store.Tx) error {
-			_, err := s.Ledger.Derive(ctx, tx, "snapshot.okta", func(evID string) (evidence.Derived, error) {
-				sid, err := tx.InsertSnapshot(ctx, store.SnapshotHeader{Review: rev, Source: store.SnapshotOkta, RunID: s.Run.ID}, snap, evID)
-				return evidence.Derived{Scopes: snapshotScopes(sid), Params: SnapshotOktaParams{SnapshotID: sid, Systems: []model.System{}}}, err
-			})
-			return err
-		}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	seed := func(rev string, at time.Time) { cs.seedSnapshot(b, rev, at, snap) }
 	seed(prevRev, prevNow)
 	cs.importHR(b, prevRev, "hr-previous.csv", files.Previous)
 	seed(rev, testNow)

@@ -52,6 +52,20 @@ func (cs *clockedStore) step(t testing.TB, command, rev string) *Step {
 	return s
 }
 
+// seedSnapshot writes snap as review rev's snapshot, taken at when
+// (without Okta).
+func (cs *clockedStore) seedSnapshot(t testing.TB, rev string, when time.Time, snap *model.Snapshot) {
+	t.Helper()
+	cs.now = when
+	s := cs.step(t, "snapshot", rev)
+	if err := cs.WithTx(context.Background(), func(tx *store.Tx) error {
+		_, err := deriveSnapshot(context.Background(), tx, s, snap)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (cs *clockedStore) snapshot(t testing.TB, sb *sandbox.Running, rev string) {
 	t.Helper()
 	ctx := context.Background()
@@ -262,19 +276,7 @@ func TestPreviousReview(t *testing.T) {
 	cs := newClockedStore(t)
 	snap := &model.Snapshot{Groups: []model.Group{{ID: "g", Name: "SOX-A-Users", System: "A"}}, Users: []model.User{{ID: "u", Login: "u"}},
 		Memberships: []model.Membership{{GroupID: "g", UserID: "u", Source: model.SourceDirect}}}
-	at := func(rev string, when time.Time) {
-		cs.now = when
-		s := cs.step(t, "snapshot", rev)
-		if err := cs.WithTx(ctx, func(tx *store.Tx) error {
-			_, err := s.Ledger.Derive(ctx, tx, "snapshot.okta", func(evID string) (evidence.Derived, error) {
-				sid, err := tx.InsertSnapshot(ctx, store.SnapshotHeader{Review: rev, Source: store.SnapshotOkta, RunID: s.Run.ID}, snap, evID)
-				return evidence.Derived{Scopes: snapshotScopes(sid), Params: SnapshotOktaParams{SnapshotID: sid, Systems: []model.System{}}}, err
-			})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	at := func(rev string, when time.Time) { cs.seedSnapshot(t, rev, when, snap) }
 	d := func(m, day int) time.Time { return time.Date(2026, time.Month(m), day, 9, 0, 0, 0, time.UTC) }
 	at("2026-Q2", d(6, 1))
 	at("2026-Q3", d(9, 1))
